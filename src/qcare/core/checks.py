@@ -1,0 +1,1 @@
+"""System checks for QCare's own invariants."""
