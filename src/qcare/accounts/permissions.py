@@ -30,3 +30,18 @@ def scope_for(user, perm):
 
 def has_perm(user, perm):
     return scope_for(user, perm) is not None
+
+
+def require_perm(user, perm, obj=None):
+    """Raise NotPermitted unless ``user`` holds ``perm``; with ``obj``, NotFound if outside scope."""
+    from qcare.core.errors import NotFound, NotPermitted
+
+    scope = scope_for(user, perm)
+    if scope is None:
+        raise NotPermitted()
+    if obj is not None:
+        model = type(obj)
+        action = perm.split(".", 1)[1]
+        if not model.objects.restrict(user, action).filter(pk=obj.pk).exists():
+            raise NotFound()
+    return scope
