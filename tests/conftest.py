@@ -32,9 +32,12 @@ def pytest_collection_modifyitems(config, items):
     vendor = "postgresql" if os.environ.get("QCARE_DATABASE_URL", "").startswith("postgres") else "sqlite"
     keep, drop = [], []
     for item in items:
-        if vendor == "sqlite" and item.get_closest_marker("postgres_only"):
-            drop.append(item)
-        elif vendor == "postgresql" and item.get_closest_marker("sqlite_only"):
+        if (
+            vendor == "sqlite"
+            and item.get_closest_marker("postgres_only")
+            or vendor == "postgresql"
+            and item.get_closest_marker("sqlite_only")
+        ):
             drop.append(item)
         else:
             keep.append(item)

@@ -11,7 +11,6 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
-from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -78,6 +77,8 @@ INSTALLED_APPS = [
     "qcare.core",
     "qcare.audit",
     "qcare.accounts",
+    "qcare.workcalendar",
+    "qcare.attachments",
     "qcare.notifications",
     "qcare.api",
 ]
@@ -117,6 +118,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "qcare.core.context_processors.shell",
+                "qcare.notifications.context_processors.inbox",
             ],
         },
     },

@@ -15,6 +15,8 @@ urlpatterns = [
     path("accounts/", include("qcare.accounts.urls")),
     path("audit/", include("qcare.audit.urls")),
     path("notifications/", include("qcare.notifications.urls")),
+    path("calendar/", include("qcare.workcalendar.urls")),
+    path("attachments/", include("qcare.attachments.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/", api.urls),
     path("django-admin/", admin.site.urls),

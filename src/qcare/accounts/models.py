@@ -84,7 +84,12 @@ class User(QModel, AbstractUser):
 
     full_name = models.CharField(_("full name"), max_length=150, help_text=_("Printed in signatures."))
     department = models.ForeignKey(
-        Department, verbose_name=_("department"), null=True, blank=True, on_delete=models.PROTECT, related_name="users"
+        Department,
+        verbose_name=_("department"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="users",
     )
     roles = models.ManyToManyField(Role, verbose_name=_("roles"), blank=True, related_name="users")
     phone = models.CharField(_("phone"), max_length=40, blank=True)
@@ -92,11 +97,16 @@ class User(QModel, AbstractUser):
         _("language"), max_length=10, choices=[("zh-hans", "简体中文"), ("en", "English")], default="zh-hans"
     )
     access_expires_at = models.DateTimeField(
-        _("access expires at"), null=True, blank=True, help_text=_("For time-limited accounts such as external auditors.")
+        _("access expires at"),
+        null=True,
+        blank=True,
+        help_text=_("For time-limited accounts such as external auditors."),
     )
     #: Incremented on password change or deactivation: every older session is logged out.
     session_epoch = models.PositiveIntegerField(_("session epoch"), default=0, editable=False)
-    signing_failures = models.PositiveSmallIntegerField(_("consecutive failed signatures"), default=0, editable=False)
+    signing_failures = models.PositiveSmallIntegerField(
+        _("consecutive failed signatures"), default=0, editable=False
+    )
     signing_locked_at = models.DateTimeField(_("signing locked at"), null=True, blank=True, editable=False)
 
     objects = QUserManager()

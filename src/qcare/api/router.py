@@ -1,4 +1,4 @@
-"""The REST API (django-ninja): one NinjaAPI mounted at /api/."""
+"""The REST API (django-ninja): one NinjaAPI mounted at /api/ (owned by api)."""
 
 from ninja import NinjaAPI
 

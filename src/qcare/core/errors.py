@@ -17,7 +17,10 @@ class DomainError(Exception):
 
     def __init__(self, message=None, *, errors=None, code=None):
         self.message = message if message is not None else _("The request could not be processed.")
-        self.errors = {k: [str(m) for m in (v if isinstance(v, list | tuple) else [v])] for k, v in (errors or {}).items()}
+        self.errors = {
+            k: [str(m) for m in (v if isinstance(v, list | tuple) else [v])]
+            for k, v in (errors or {}).items()
+        }
         if code:
             self.code = code
         super().__init__(str(self.message))
@@ -78,7 +81,9 @@ class StaleVersion(Conflict):
     def __init__(self, message=None, **kwargs):
         super().__init__(
             message
-            or _("Someone else changed this record after you opened it. Reload it and apply your change again."),
+            or _(
+                "Someone else changed this record after you opened it. Reload it and apply your change again."
+            ),
             **kwargs,
         )
 

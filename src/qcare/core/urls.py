@@ -1,7 +1,10 @@
-from django.urls import path
+from django.urls import include, path
 
 from qcare.core import views
 
 app_name = "core"
 
-urlpatterns = [path("", views.dashboard, name="dashboard")]
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("", include("qcare.core.urls_mechanisms")),
+]

@@ -25,7 +25,9 @@ class SampleRecord(VersionedModel):
     title = models.CharField(_("title"), max_length=200)
     description = models.TextField(_("description"), blank=True)
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, default=0)
-    status = models.CharField(_("status"), max_length=20, choices=SampleStatus.choices, default=SampleStatus.DRAFT)
+    status = models.CharField(
+        _("status"), max_length=20, choices=SampleStatus.choices, default=SampleStatus.DRAFT
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("owner"), on_delete=models.PROTECT, related_name="+"
     )

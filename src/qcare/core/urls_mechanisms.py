@@ -1,0 +1,3 @@
+"""URLs of the policy editor and e-signature screens (owned by core-mechanisms)."""
+
+urlpatterns = []

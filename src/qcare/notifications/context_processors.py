@@ -1,0 +1,5 @@
+"""Unread inbox count for the navigation bar (owned by notifications)."""
+
+
+def inbox(request):
+    return {}
