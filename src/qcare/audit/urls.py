@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from qcare.audit import views
 
 app_name = "audit"
 
-urlpatterns = []
+urlpatterns = [
+    path("", views.log, name="log"),
+    path("history/<str:app_label>/<str:model>/<str:pk>/", views.history, name="history"),
+]
