@@ -75,7 +75,9 @@ def approve_sample(actor, record, *, password, comment=""):
     require_perm(actor, "sample.approve", record)
     if record.status == SampleStatus.APPROVED:
         raise Conflict(_("This record is already approved."))
-    with transaction.atomic(), audit_context(actor=actor):
+    # signing_atomic, not atomic: a wrong password must still be counted and audited
+    # although the rest of the transaction rolls back.
+    with signatures.signing_atomic(), audit_context(actor=actor):
         signature = signatures.sign(record, actor, password, "approved", comment)
         record.status = SampleStatus.APPROVED
         record.save(update_fields=["status"])
