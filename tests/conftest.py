@@ -15,6 +15,8 @@ from django.db import connection
 
 REQUIRE_ALL = os.environ.get("QCARE_REQUIRE_ALL") == "1"
 
+pytest_plugins = ["tests.personas"]
+
 
 def skip_or_fail(reason):
     """Skip with a visible reason by hand; fail under QCARE_REQUIRE_ALL=1 (CI)."""
@@ -49,3 +51,16 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def db_vendor(db):
     return connection.vendor
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """Per-process caches (policies, calendar rules, permission registry state) never leak between tests."""
+    from qcare.core import policies
+    from qcare.workcalendar import rules
+
+    policies.clear_cache()
+    rules.clear_cache()
+    yield
+    policies.clear_cache()
+    rules.clear_cache()

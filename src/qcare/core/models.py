@@ -8,6 +8,7 @@
   there first nothing is written and :class:`~qcare.core.errors.StaleVersion` is raised.
 """
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -71,8 +72,11 @@ class QModel(models.Model):
     audited = True
     #: Controlled records need a reason for every update and delete (P3).
     controlled = False
+    #: Fields a controlled record may change without a reason: workflow state changes are
+    #: recorded by their service (transition rows, signatures), not corrections (划改).
+    audit_reason_exempt = ("status",)
     #: Fields left out of audit diffs (noise).
-    audit_exclude = ("updated_at",)
+    audit_exclude = ("created_at", "updated_at")
     #: Fields whose values never reach the audit trail (only "changed" is recorded).
     audit_mask = ()
     #: Permission module, e.g. "customers" → permissions "customers.view", "customers.change".
@@ -103,6 +107,15 @@ class QModel(models.Model):
             return models.Q(**{cls.scope_owner_field: user.pk})
         return False
 
+    def delete(self, *args, **kwargs):
+        if self.audited and self.controlled:
+            # Refuse before Django's delete collector opens its own transaction, so that a
+            # missing reason leaves the caller's transaction usable.
+            from qcare.audit.capture import require_delete_reason
+
+            require_delete_reason(self)
+        return super().delete(*args, **kwargs)
+
     def get_loaded_value(self, attname, default=None):
         return getattr(self, "_loaded_values", {}).get(attname, default)
 
@@ -129,8 +142,11 @@ class VersionedModel(QModel):
                 kwargs["update_fields"] = [*update_fields, "version"]
         try:
             super().save(*args, **kwargs)
-        except StaleVersion:
-            self.version = self._expected_version
+        except Exception:
+            # Nothing was written (stale, reason missing, constraint…): keep the loaded version
+            # so that a corrected retry of the same instance is not mistaken for a stale one.
+            if self._expected_version is not None:
+                self.version = self._expected_version
             raise
         finally:
             self._expected_version = None
@@ -156,5 +172,8 @@ def get_restricted_or_404(queryset_or_model, user, action="view", **lookup):
         qs = qs.objects.all()
     try:
         return qs.restrict(user, action).get(**lookup)
-    except (qs.model.DoesNotExist, ValueError, TypeError):
+    except (qs.model.DoesNotExist, ValueError, TypeError, ValidationError):
         raise NotFound()
+
+
+from qcare.core.models_mech import *  # noqa: E402,F403  (numbering, policies, signatures)
