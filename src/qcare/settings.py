@@ -268,4 +268,9 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# How long a process trusts its cached policy values / calendar rules before it re-checks
+# the database for changes made by other processes (seconds; 0 = check on every read).
+QCARE_POLICY_CACHE_SECONDS = float(env("POLICY_CACHE_SECONDS", "1"))
+QCARE_CALENDAR_CACHE_SECONDS = float(env("CALENDAR_CACHE_SECONDS", "1"))
+
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

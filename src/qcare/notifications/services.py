@@ -53,7 +53,7 @@ def notify(recipients, *, template, context=None, dedupe_key=None, channels=("in
             if channel == Channel.INBOX and target["user"] is None:
                 continue  # customers have no inbox
             if channel == Channel.EMAIL and not target["email"]:
-                logger.info("no e-mail address for %s; %s not e-mailed", target["key"], template)
+                logger.debug("no e-mail address for %s; %s not e-mailed", target["key"], template)
                 continue
             rows.append(_row(target, channel, template, context, subject, body, html, link, dedupe_key))
     if dedupe_key is not None:

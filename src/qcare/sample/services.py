@@ -65,7 +65,10 @@ def update_sample(actor, record, *, data, reason, expected_version=None):
 
 
 def delete_sample(actor, record, *, reason):
+    """Delete a record that is not approved yet; a reason is required (controlled)."""
     require_perm(actor, "sample.delete", record)
+    if record.status == SampleStatus.APPROVED:
+        raise Conflict(_("An approved record cannot be deleted."))
     with transaction.atomic(), audit_context(actor=actor, reason=reason):
         record.delete()
 

@@ -166,7 +166,7 @@ def sample_detail(request, pk):
         "tabs": TABS,
         "nav_active": "sample",
         "can_change": record.status != SampleStatus.APPROVED and _allowed(user, record, "change"),
-        "can_delete": _allowed(user, record, "delete"),
+        "can_delete": record.status != SampleStatus.APPROVED and _allowed(user, record, "delete"),
         "can_approve": record.status != SampleStatus.APPROVED and _allowed(user, record, "approve"),
     }
     if request.htmx and request.htmx.target == "qc-tab-panel":
