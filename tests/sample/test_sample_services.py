@@ -20,7 +20,9 @@ def test_P7_manager_of_other_department_gets_404(sales_clerk_other_dept, sales_m
         services.update_sample(sales_manager, record, data={"title": "x"}, reason="r")
 
 
-def test_P3_delete_needs_reason_and_approved_record_cannot_be_deleted(sales_clerk, sales_manager, administrator):
+def test_P3_delete_needs_reason_and_approved_record_cannot_be_deleted(
+    sales_clerk, sales_manager, administrator
+):
     record = services.create_sample(sales_clerk, title="待删除")
     with pytest.raises(ReasonRequired):
         services.delete_sample(administrator, record, reason="")
