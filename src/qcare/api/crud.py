@@ -30,7 +30,14 @@ from ninja import Query, Router
 from qcare.api.pagination import paginate
 from qcare.api.rendering import dumps
 from qcare.api.schemas import MAX_ID, ErrorOut, ListQuery, Page
-from qcare.core.errors import NotFound, PreconditionFailed, ReasonRequired, StaleVersion, ValidationFailed
+from qcare.core.errors import (
+    NotFound,
+    NotPermitted,
+    PreconditionFailed,
+    ReasonRequired,
+    StaleVersion,
+    ValidationFailed,
+)
 from qcare.core.models import get_restricted_or_404
 
 JSON = "application/json; charset=utf-8"
@@ -189,7 +196,15 @@ class Resource:
         return self.model._default_manager.get(pk=obj.pk)
 
     def filtered(self, request, query):
-        """The restricted, searched, filtered and ordered queryset of a list request."""
+        """The restricted, searched, filtered and ordered queryset of a list request.
+
+        No view permission at all is 403 (an empty list would hide a misconfigured role);
+        records outside the caller's scope are simply not listed.
+        """
+        from qcare.accounts.permissions import has_perm
+
+        if not has_perm(request.auth, f"{self.model.permission_module}.view"):
+            raise NotPermitted()
         qs = self.model.objects.restrict(request.auth, "view")
         qs = _search(qs, self.search_fields, query.search)
         for param, lookup in self.filters.items():

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from qcare.accounts.permissions import has_perm
+from qcare.core.decorators import permission_required
 from qcare.core import ui
 from qcare.core.forms import domain_errors_to_http, run_service
 from qcare.core.forms_mech import SignatureForm
@@ -39,8 +40,7 @@ def _record(request, pk, action="view"):
     )
 
 
-@login_required
-@domain_errors_to_http
+@permission_required("sample.view")
 def sample_list(request):
     """Search by number/title, filter by status/owner/date, sort, paginate."""
     users = get_user_model().objects.filter(is_active=True).order_by("username")
@@ -69,7 +69,7 @@ def sample_list(request):
     return listing.render("sample/list.html", {"can_add": can_add, "nav_active": "sample"})
 
 
-@login_required
+@permission_required("sample.add")
 @require_http_methods(["GET", "POST"])
 def sample_create(request):
     form = SampleForm(request.POST or None)
