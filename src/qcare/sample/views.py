@@ -14,8 +14,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from qcare.accounts.permissions import has_perm
-from qcare.core.decorators import permission_required
 from qcare.core import ui
+from qcare.core.decorators import permission_required
 from qcare.core.forms import domain_errors_to_http, run_service
 from qcare.core.forms_mech import SignatureForm
 from qcare.core.listing import ChoiceFilter, Column, DateRangeFilter, Listing, ModelFilter
