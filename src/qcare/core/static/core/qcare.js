@@ -25,6 +25,11 @@
     }
   }, true);
 
+  // <button data-qc-print>: open the browser's print dialog (printable record pages).
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-qc-print]")) { window.print(); }
+  });
+
   // <select data-autosubmit>: submit the filter form when a choice changes (page size, filters).
   document.addEventListener("change", function (event) {
     var el = event.target;
