@@ -15,7 +15,7 @@ from django.db import connection
 
 REQUIRE_ALL = os.environ.get("QCARE_REQUIRE_ALL") == "1"
 
-pytest_plugins = ["tests.personas"]
+pytest_plugins = ["tests.personas", "tests.browser_support"]
 
 
 def skip_or_fail(reason):

@@ -71,12 +71,15 @@ def test_walk_login_switch_language_create_edit_approve_attach(page, make_user, 
     assert "?tab=history" in page.url  # htmx pushed the tab URL
     shot(page, "06-history")
 
-    # Approve with e-signature: wrong password first.
+    # Approve with e-signature. First signature since sign-in: user name and password
+    # (both components); wrong password first.
     page.click("[data-testid=approve]")
+    page.fill("#id_username", "lilei")
     page.fill("#id_password", "not-my-password")
     page.click("[data-testid=sign-form] button[type=submit]")
     assert page.locator(".alert-danger, .invalid-feedback").first.is_visible()
     shot(page, "07-sign-wrong-password")
+    page.fill("#id_username", "lilei")
     page.fill("#id_password", PASSWORD)
     page.click("[data-testid=sign-form] button[type=submit]")
     page.wait_for_selector("[data-testid=tab-panel]")

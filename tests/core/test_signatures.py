@@ -243,7 +243,9 @@ def test_P4_generic_sign_view_counts_wrong_password(client, record, signer, rf):
     from qcare.sample.services import approve_sample
 
     view = SignView.as_view(model=SampleRecord, service=approve_sample, meanings=("approved",))
-    request = rf.post("/", {"meaning": "approved", "password": "wrong", "comment": ""})
+    request = rf.post(
+        "/", {"meaning": "approved", "username": signer.username, "password": "wrong", "comment": ""}
+    )
     request.user = signer
     request._dont_enforce_csrf_checks = True
     from django.contrib.messages.storage.fallback import FallbackStorage
@@ -262,10 +264,10 @@ def test_P4_generic_sign_view_counts_wrong_password(client, record, signer, rf):
     assert "外壳强度测试" in page.content.decode()
 
 
-def _review(actor, record, *, password, comment="", meaning="reviewed"):
+def _review(actor, record, *, password, comment="", meaning="reviewed", username=None):
     """A minimal signing service, as a domain app would write one."""
     with signing_atomic():
-        return sign(record, actor, password, meaning, comment)
+        return sign(record, actor, password, meaning, comment, username=username)
 
 
 @pytest.mark.django_db
@@ -278,7 +280,9 @@ def test_P4_generic_sign_view_signs_with_chosen_meaning(record, signer, rf):
     view = SignView.as_view(
         model=SampleRecord, service=_review, meanings=("reviewed", "rejected"), success_url="/done/"
     )
-    request = rf.post("/", {"meaning": "rejected", "password": PASSWORD, "comment": "尺寸不符"})
+    request = rf.post(
+        "/", {"meaning": "rejected", "username": signer.username, "password": PASSWORD, "comment": "尺寸不符"}
+    )
     request.user, request.session = signer, {}
     request._messages = FallbackStorage(request)
     response = view(request, pk=record.pk)
@@ -315,3 +319,27 @@ def test_P4_unlock_screen(client, signer, make_user):
     assert _reload(signer).signing_locked_at is not None
     assert client.post(url, {"reason": "已核实"}).status_code == 302
     assert _reload(signer).signing_locked_at is None
+
+
+def test_P4_first_signature_after_sign_in_needs_user_name_too(client, signer, record):
+    """21 CFR Part 11 §11.200: both components on the first signing of a session, then the password."""
+    client.force_login(signer)
+    url = reverse("sample:approve", args=[record.pk])
+    assert 'name="username"' in client.get(url).content.decode()
+    # Another person's user name with my password is refused and counted.
+    response = client.post(url, {"username": "someone_else", "password": PASSWORD, "meaning": "approved"})
+    assert response.status_code == 200 and "不正确" in response.content.decode()
+    signer.refresh_from_db()
+    assert signer.signing_failures == 1
+    response = client.post(url, {"username": signer.username, "password": PASSWORD, "meaning": "approved"})
+    assert response.status_code == 302
+    # Later signatures in the same session ask for the password only.
+    from qcare.sample.models import SampleRecord
+
+    with transaction.atomic():
+        other = SampleRecord.objects.create(number="SMP-2026-0002", title="第二条", owner=record.owner)
+    assert 'name="username"' not in client.get(reverse("sample:approve", args=[other.pk])).content.decode()
+    # A new sign-in is a session break: both components again.
+    client.logout()
+    client.force_login(signer)
+    assert 'name="username"' in client.get(reverse("sample:approve", args=[other.pk])).content.decode()

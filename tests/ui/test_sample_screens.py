@@ -64,12 +64,17 @@ def test_delete_needs_confirmation_page_and_reason(clerk_client, clerk, make_sam
 def test_P4_approve_wrong_password_then_right(clerk_client, clerk, make_sample):
     record = make_sample(clerk)
     url = reverse("sample:approve", args=[record.pk])
-    response = clerk_client.post(url, {"password": "wrong-password", "meaning": "approved"})
+    # First signature since sign-in: both components (user name and password).
+    response = clerk_client.post(
+        url, {"username": clerk.username, "password": "wrong-password", "meaning": "approved"}
+    )
     assert "password" in response.context["form"].errors
     assert response.status_code == 200 and response.context["form"].errors
     record.refresh_from_db()
     assert record.status != SampleStatus.APPROVED
-    response = clerk_client.post(url, {"password": PASSWORD, "meaning": "approved", "comment": "同意"})
+    response = clerk_client.post(
+        url, {"username": clerk.username, "password": PASSWORD, "meaning": "approved", "comment": "同意"}
+    )
     assert response.status_code == 302
     record.refresh_from_db()
     assert record.status == SampleStatus.APPROVED

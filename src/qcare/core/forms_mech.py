@@ -22,8 +22,16 @@ class SignatureForm(BootstrapFormMixin, forms.Form):
         label=_("Comment"), required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
     )
 
-    def __init__(self, *args, meanings=None, **kwargs):
+    def __init__(self, *args, meanings=None, require_username=False, **kwargs):
         super().__init__(*args, **kwargs)
+        if require_username:
+            # First signature since sign-in: both components (user name and password).
+            self.fields["username"] = forms.CharField(
+                label=_("Your user name"),
+                help_text=_("First signature since you signed in: enter your user name and your password."),
+                widget=forms.TextInput(attrs={"autocomplete": "username"}),
+            )
+            self.order_fields(["meaning", "username", "password", "comment"])
         if meanings:
             labels = dict(SignatureMeaning.choices)
             self.fields["meaning"].choices = [(m, labels[m]) for m in meanings]
@@ -31,6 +39,14 @@ class SignatureForm(BootstrapFormMixin, forms.Form):
                 self.fields["meaning"].initial = meanings[0]
                 self.fields["meaning"].widget = forms.HiddenInput()
         self.style_fields()
+
+    def signer_kwargs(self):
+        """``password`` / ``comment`` (and ``username`` when asked) for the signing service."""
+        data = self.cleaned_data
+        kwargs = {"password": data["password"], "comment": data["comment"]}
+        if "username" in self.fields:
+            kwargs["username"] = data["username"]
+        return kwargs
 
 
 class PolicyValueForm(BootstrapFormMixin, ControlledChangeMixin):

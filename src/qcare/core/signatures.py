@@ -126,19 +126,24 @@ def signing_atomic(using=None):
             _record_failure(user, record)
 
 
-def _refuse_wrong_password(user, record):
+def _refuse_wrong_password(user, record, *, both_components=False):
     pending = _pending_failures.get()
     if pending is not None:
         pending.append((user, record))
     else:
         _record_failure(user, record)
+    if both_components:  # don't tell which of the two was wrong
+        raise SignatureRefused(
+            _("The user name or password is not correct. Nothing was signed."),
+            errors={"password": [_("The user name or password is not correct.")]},
+        )
     raise SignatureRefused(
         _("The password is not correct. Nothing was signed."),
         errors={"password": [_("The password is not correct.")]},
     )
 
 
-def _check_signer(user, password, record):
+def _check_signer(user, password, record, username=None):
     """Refuse inactive or locked signers and wrong passwords (both components re-checked)."""
     state = user.__class__._base_manager.filter(pk=user.pk).values("is_active", "signing_locked_at").first()
     if state is None or not state["is_active"]:
@@ -147,22 +152,27 @@ def _check_signer(user, password, record):
         raise NotPermitted(
             _("Signing is locked after too many wrong passwords. Ask an administrator to unlock it.")
         )
+    both = username is not None
+    if both and username.strip() != user.get_username():
+        _refuse_wrong_password(user, record, both_components=True)
     if not password or not user.check_password(password):
-        _refuse_wrong_password(user, record)
+        _refuse_wrong_password(user, record, both_components=both)
 
 
 # --- services ----------------------------------------------------------------------------
-def sign(record, user, password, meaning, comment=""):
+def sign(record, user, password, meaning, comment="", *, username=None):
     """Sign ``record`` as ``user`` after re-checking ``password``; returns the Signature.
 
-    The username is the signed-in user's; the password is re-entered for every signature.
-    Runs in the caller's transaction (use :func:`signing_atomic` there) or in its own.
+    The password is re-entered for every signature. ``username`` is the first component:
+    screens ask for it on the first signature after a session break (sign-in), as 21 CFR
+    Part 11 §11.200 requires, and a mismatch counts as a failed attempt like a wrong
+    password. Runs in the caller's transaction (use :func:`signing_atomic` there) or in its own.
     """
     from qcare.audit.services import log_event
 
     if meaning not in SignatureMeaning.values:
         raise ValidationFailed(errors={"meaning": [_("Select a valid meaning.")]})
-    _check_signer(user, password, record)
+    _check_signer(user, password, record, username=username)
     with transaction.atomic():
         stored = _stored(record)
         if user.signing_failures:
@@ -250,3 +260,18 @@ def unlock_signing(actor, user, reason):
         user.signing_failures, user.signing_locked_at = 0, None
         log_event("signing_unlocked", obj=user, actor=actor, reason=reason)
     return user
+
+
+#: Session flag: this sign-in session has already produced a signature (P4, §11.200).
+SESSION_SIGNED_KEY = "qcare_signed_in_session"
+
+
+def session_needs_username(request):
+    """True until the first signature of this sign-in session: then both components are asked."""
+    session = getattr(request, "session", None) or {}
+    return not session.get(SESSION_SIGNED_KEY, False)
+
+
+def note_session_signed(request):
+    """Remember that this session has signed (a new sign-in starts a fresh session)."""
+    request.session[SESSION_SIGNED_KEY] = True

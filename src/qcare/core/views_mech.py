@@ -171,7 +171,8 @@ class SignView(View):
                          meanings=["approved"], permission_action="approve")
 
     The service is called as ``service(user, record, password=…, comment=…)`` (plus
-    ``meaning=…`` when more than one meaning is offered) inside
+    ``username=…`` on the session's first signature and ``meaning=…`` when more than one
+    meaning is offered) inside
     :func:`~qcare.core.signatures.signing_atomic`, so wrong passwords are counted even
     though the service's transaction rolls back.
     """
@@ -193,18 +194,24 @@ class SignView(View):
 
     def get(self, request, pk):
         record = self._record_or_404(request, pk)
-        return self._render(request, record, SignatureForm(meanings=self.meanings))
+        form = SignatureForm(
+            meanings=self.meanings, require_username=signatures.session_needs_username(request)
+        )
+        return self._render(request, record, form)
 
     def post(self, request, pk):
         record = self._record_or_404(request, pk)
-        form = SignatureForm(request.POST, meanings=self.meanings)
+        form = SignatureForm(
+            request.POST, meanings=self.meanings, require_username=signatures.session_needs_username(request)
+        )
         if form.is_valid():
-            kwargs = {"password": form.cleaned_data["password"], "comment": form.cleaned_data["comment"]}
+            kwargs = form.signer_kwargs()
             if len(self.meanings) > 1:
                 kwargs["meaning"] = form.cleaned_data["meaning"]
             with signatures.signing_atomic():
                 ok, _result = run_service(form, self._service(), request.user, record, **kwargs)
             if ok:
+                signatures.note_session_signed(request)
                 messages.success(request, _("Signed."))
                 return redirect(self.get_success_url(record))
         return self._render(request, record, form, status=400)

@@ -73,7 +73,7 @@ def delete_sample(actor, record, *, reason):
         record.delete()
 
 
-def approve_sample(actor, record, *, password, comment=""):
+def approve_sample(actor, record, *, password, comment="", username=None):
     """Approve by e-signature (P4); the signature binds the signed fields' content."""
     require_perm(actor, "sample.approve", record)
     if record.status == SampleStatus.APPROVED:
@@ -81,7 +81,7 @@ def approve_sample(actor, record, *, password, comment=""):
     # signing_atomic, not atomic: a wrong password must still be counted and audited
     # although the rest of the transaction rolls back.
     with signatures.signing_atomic(), audit_context(actor=actor):
-        signature = signatures.sign(record, actor, password, "approved", comment)
+        signature = signatures.sign(record, actor, password, "approved", comment, username=username)
         record.status = SampleStatus.APPROVED
         record.save(update_fields=["status"])
         notify([record.owner], template="sample/approved", context={"record": record}, obj=record)

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from qcare.accounts.permissions import has_perm
-from qcare.core import ui
+from qcare.core import signatures, ui
 from qcare.core.decorators import permission_required
 from qcare.core.forms import domain_errors_to_http, run_service
 from qcare.core.forms_mech import SignatureForm
@@ -133,17 +133,17 @@ def sample_approve(request, pk):
     """Approve by e-signature: password re-entry; a wrong password is refused (and counted)."""
     record = _record(request, pk, "approve")
     # core-mechanisms' signature form; the meaning is fixed to "approved" by the service.
-    form = SignatureForm(request.POST or None, meanings=["approved"])
+    form = SignatureForm(
+        request.POST or None,
+        meanings=["approved"],
+        require_username=signatures.session_needs_username(request),
+    )
     if request.method == "POST" and form.is_valid():
         ok, _signature = run_service(
-            form,
-            services.approve_sample,
-            request.user,
-            record,
-            password=form.cleaned_data["password"],
-            comment=form.cleaned_data["comment"],
+            form, services.approve_sample, request.user, record, **form.signer_kwargs()
         )
         if ok:
+            signatures.note_session_signed(request)
             messages.success(
                 request, _("Sample record %(number)s was approved and signed.") % {"number": record.number}
             )
