@@ -79,6 +79,8 @@ INSTALLED_APPS = [
     "qcare.workcalendar",
     "qcare.attachments",
     "qcare.notifications",
+    "qcare.catalog",
+    "qcare.customers",
     "qcare.api",
     # Last, so that QCare's own translations and templates take precedence over the admin's.
     "django.contrib.admin",
