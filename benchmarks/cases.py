@@ -18,6 +18,8 @@ DEFAULT_SIZES = {
     "audit_verify": 1_000_000,
     "outbox_drain": 10_000,
     "list_endpoint": 100_000,
+    "customers": 20_000,
+    "customers_import": 20_000,
 }
 PAGE_SIZE = 50
 WEB_WORKERS = 2  # gunicorn sync workers of the load test (DESIGN: 2 on 2 cores)
@@ -249,3 +251,17 @@ def list_endpoint(size, args):
     if any(result["errors"] for result in measured.values()):
         raise SystemExit(f"non-2xx responses during the load test: {metrics}")
     return metrics
+
+
+def customers(size, args):
+    """Customer file (issue 3): list page, API list, 2-character search, 360 page — see benchmarks/customers.py."""
+    from benchmarks.customers import customers as run
+
+    return run(size, args)
+
+
+def customers_import(size, args):
+    """Import ``size`` rows of customers from xlsx (R-IF-4: 20,000 rows in under a minute)."""
+    from benchmarks.customers_import import run
+
+    return run(size, args)

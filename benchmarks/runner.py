@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-NAMES = ("service_create", "audit_verify", "outbox_drain", "list_endpoint")
+NAMES = ("service_create", "audit_verify", "outbox_drain", "list_endpoint", "customers", "customers_import")
 
 
 def parse_args(argv):

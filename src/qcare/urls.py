@@ -17,6 +17,7 @@ urlpatterns = [
     path("notifications/", include("qcare.notifications.urls")),
     path("calendar/", include("qcare.workcalendar.urls")),
     path("attachments/", include("qcare.attachments.urls")),
+    path("customers/", include("qcare.customers.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/", api.urls),
     path("django-admin/", admin.site.urls),

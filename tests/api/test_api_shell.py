@@ -410,3 +410,16 @@ def test_R_IF_2_minimal_bench_view_serves_the_same_rows(api_client, manager, cle
     clerk_request = rf.get("/", HTTP_AUTHORIZATION=f"Bearer {token_for(clerk)}")
     assert json.loads(samples_minimal(clerk_request).content)["count"] == 20  # the same restrict()
     assert samples_minimal(rf.get("/")).status_code == 401
+
+
+@pytest.mark.postgres_only
+def test_R_IF_2_database_refusing_a_value_is_400_not_500(manager, record):
+    """PostgreSQL refuses NUL characters in text: bad input answers 400 in the error format."""
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token_for(manager)}")
+    response = client.patch(
+        f"/api/samples/{record.pk}/",
+        {"title": "bad\u0000title", "version": record.version, "reason": "r"},
+        content_type=JSON,
+    )
+    assert response.status_code == 400, response.content
+    assert body(response)["code"] == "invalid"

@@ -85,4 +85,15 @@ def create_demo_company():
                 created_any = True
             role_names = ", ".join(str(r) for r in user.roles.all()) or "—"
             rows.append((user.username, user.full_name, role_names, str(user.department or "—"), created))
+        _create_demo_records()
     return DemoResult(rows=rows, password=password if created_any else None)
+
+
+def _create_demo_records():
+    """Demo data of the installed domain apps (each creates only what is missing)."""
+    from django.apps import apps
+
+    if apps.is_installed("qcare.customers"):
+        from qcare.customers.demo import create_demo_customers
+
+        create_demo_customers(User.objects.filter(username__in=[row[0] for row in DEMO_USERS]))

@@ -69,6 +69,7 @@ DEFAULT_GRANTS = {
         "calendar.view": ALL,
         "calendar.change": ALL,
         "sample.*": ALL,
+        "customers.*": ALL,
     },
     "auditor": {
         "audit.view": ALL,
@@ -76,12 +77,42 @@ DEFAULT_GRANTS = {
         "numbering.view": ALL,
         "calendar.view": ALL,
         "sample.view": ALL,
+        "customers.view": ALL,
     },
-    "management_rep": {"audit.view": ALL, "policies.view": ALL, "calendar.view": ALL},
-    "sales_clerk": {"sample.view": OWN, "sample.add": OWN, "sample.change": OWN},
-    "sales_manager": {"sample.view": DEPT, "sample.change": DEPT, "sample.approve": DEPT},
-    "gm": {"sample.view": ALL, "sample.approve": ALL},
-    "deputy_gm": {"sample.view": ALL, "sample.approve": ALL},
+    "management_rep": {"audit.view": ALL, "policies.view": ALL, "calendar.view": ALL, "customers.view": ALL},
+    "sales_clerk": {
+        "sample.view": OWN,
+        "sample.add": OWN,
+        "sample.change": OWN,
+        "customers.view": OWN,
+        "customers.add": OWN,
+        "customers.change": OWN,
+        "customers.export": OWN,
+        "customers.view_personal_data": OWN,
+    },
+    "sales_manager": {
+        "sample.view": DEPT,
+        "sample.change": DEPT,
+        "sample.approve": DEPT,
+        "customers.view": DEPT,
+        "customers.add": DEPT,
+        "customers.change": DEPT,
+        "customers.reassign": DEPT,
+        "customers.export": DEPT,
+        "customers.import": DEPT,
+        "customers.view_personal_data": DEPT,
+    },
+    "gm": {"sample.view": ALL, "sample.approve": ALL, "customers.view": ALL, "customers.export": ALL},
+    "deputy_gm": {"sample.view": ALL, "sample.approve": ALL, "customers.view": ALL, "customers.export": ALL},
+    # Quality staff read the customer file (complaints, CAPA) but not contacts' personal data.
+    "quality_engineer": {"customers.view": ALL},
+    "records_officer": {"customers.view": ALL},
+    # Service staff see only what a visit needs (address, contacts' names and office phones).
+    "technician": {"customers.view_service": ALL},
+    "dispatcher": {"customers.view_service": ALL},
+    "service_supervisor": {"customers.view_service": ALL},
+    # Portal users: scope_q limits "own" to the customer their account is linked to.
+    "portal_customer": {"customers.view": OWN},
 }
 
 

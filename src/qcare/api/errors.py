@@ -13,7 +13,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -188,6 +188,13 @@ def on_overflow(api, request, exc):
     return _respond(api, request, 400, error_body(message, "invalid", {"__all__": [message]}))
 
 
+def on_data_error(api, request, exc):
+    """The database refused a value (a NUL character in text, a string too long…): bad input."""
+    logger.warning("Data error on %s %s (add a bound to the schema)", request.method, request.path)
+    message = _("The request contains a value the database cannot store (e.g. a control character).")
+    return _respond(api, request, 400, error_body(message, "invalid", {"__all__": [message]}))
+
+
 def on_unexpected(api, request, exc):
     """Log the traceback; the client only learns that it was our fault and the request id."""
     logger.exception("Unhandled API error on %s %s", request.method, request.path)
@@ -211,6 +218,7 @@ def install(api):
         (DjangoValidationError, on_django_validation_error),
         (IntegrityError, on_integrity_error),
         (OverflowError, on_overflow),
+        (DataError, on_data_error),
         (Exception, on_unexpected),
     ):
         api.add_exception_handler(exc_class, partial(handler, api))

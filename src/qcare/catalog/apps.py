@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -15,3 +16,11 @@ class CatalogConfig(AppConfig):
             {"view": _("View the product catalogue"), "change": _("Maintain the product catalogue")},
             label=_("Product catalogue"),
         )
+        post_migrate.connect(_seed_categories, sender=self, dispatch_uid="qcare.catalog.seed")
+
+
+def _seed_categories(sender, using="default", **kwargs):
+    from qcare.catalog.models import ProductCategory
+    from qcare.catalog.seed import seed_categories
+
+    seed_categories(ProductCategory)

@@ -125,6 +125,9 @@ class VersionedModel(QModel):
 
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
 
+    #: The version a pending UPDATE expects (set only while save() runs).
+    _expected_version = None
+
     class Meta:
         abstract = True
 

@@ -30,8 +30,8 @@ class Channel(models.TextChoices):
 class LicenceKind(models.TextChoices):
     """Qualification documents of R-CU-3."""
 
-    DEVICE_BUSINESS = "device_business", _("Medical device business licence (医疗器械经营许可证)")
-    CLASS2_FILING = "class2_filing", _("Class II medical device business filing (第二类医疗器械经营备案凭证)")
+    DEVICE_BUSINESS = "device_business", _("Medical device business licence")
+    CLASS2_FILING = "class2_filing", _("Class II medical device business filing")
     OTHER = "other", _("Other qualification")
 
 
@@ -57,8 +57,8 @@ class CommunicationKind(models.TextChoices):
     LETTER = "letter", _("Letter")
     FAX = "fax", _("Fax")
     EMAIL = "email", _("E-mail")
-    PLANT_VISIT = "plant_visit", _("Customer visit to the plant (客户来访)")
-    SALES_VISIT = "sales_visit", _("Sales visit to the customer (客户走访)")
+    PLANT_VISIT = "plant_visit", _("Customer visit to the plant")
+    SALES_VISIT = "sales_visit", _("Sales visit to the customer")
     OTHER = "other", _("Other")
 
 

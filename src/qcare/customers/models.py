@@ -27,8 +27,13 @@ from qcare.customers.choices import (
 
 
 def _portal_customer_id(user):
-    link = getattr(user, "customer_portal_link", None)
-    return link.customer_id if link is not None else None
+    """The customer a portal user is linked to (cached on the user object), else None."""
+    if not hasattr(user, "_qcare_portal_customer_id"):
+        link = (
+            CustomerPortalUser.objects.filter(user_id=user.pk).values_list("customer_id", flat=True).first()
+        )
+        user._qcare_portal_customer_id = link
+    return user._qcare_portal_customer_id
 
 
 class CustomerScoped:
@@ -198,8 +203,10 @@ class Contact(CustomerScoped, VersionedModel):
 
     controlled = True
     permission_module = "customers"
-    #: Personal data (R-CU-6): shown only with customers.view_personal_data, else masked.
+    #: Personal data (R-CU-6): shown only with customers.view_personal_data, else masked —
+    #: and never copied into the audit trail (only "changed"), so anonymising really removes it.
     personal_fields = ("mobile", "personal_email", "id_number")
+    audit_mask = personal_fields
 
     class Meta:
         verbose_name = _("contact")
