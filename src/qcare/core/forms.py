@@ -15,7 +15,10 @@ import functools
 
 from django import forms
 from django.core.exceptions import PermissionDenied
+from django.forms.utils import flatatt
 from django.http import Http404
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from qcare.core.errors import DomainError, NotFound, NotPermitted
@@ -111,3 +114,31 @@ def domain_errors_to_http(view):
             raise PermissionDenied(str(error.message))
 
     return wrapper
+
+
+class FastSelect(forms.Select):
+    """A ``<select>`` rendered in Python instead of one template per ``<option>``.
+
+    Django renders every option through ``select_option.html``; on a list page with a few
+    filter selects that was a quarter of the page's time (measured on the customer list).
+    Same HTML contract: name, id and attributes from the bound field, ``selected`` on the
+    current value, labels escaped.
+    """
+
+    def render(self, name, value, attrs=None, renderer=None):
+        selected = set(self.format_value(value))
+        final_attrs = self.build_attrs(self.attrs, attrs)
+        options = self._options(self.choices, selected)
+        return format_html('<select name="{}"{}>{}</select>', name, flatatt(final_attrs), options)
+
+    def _options(self, choices, selected):
+        parts = []
+        for option_value, label in choices:
+            if isinstance(label, list | tuple):  # an optgroup
+                inner = self._options(label, selected)
+                parts.append(format_html('<optgroup label="{}">{}</optgroup>', option_value, inner))
+                continue
+            value = "" if option_value is None else str(option_value)
+            mark = mark_safe(" selected") if value in selected else ""  # noqa: S308 (constant)
+            parts.append(format_html('<option value="{}"{}>{}</option>', value, mark, label))
+        return mark_safe("".join(parts))  # noqa: S308 (every part built by format_html)

@@ -28,7 +28,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from qcare.core.forms import BootstrapFormMixin
+from qcare.core.forms import BootstrapFormMixin, FastSelect
 
 PAGE_SIZES = (25, 50, 100)
 TARGET_ID = "qc-listing"
@@ -56,7 +56,10 @@ class ChoiceFilter:
     def form_fields(self):
         return {
             self.name: forms.ChoiceField(
-                label=self.label, required=False, choices=[("", _("All"))] + list(self.choices)
+                label=self.label,
+                required=False,
+                choices=[("", _("All"))] + list(self.choices),
+                widget=FastSelect,
             )
         }
 
@@ -74,7 +77,11 @@ class ModelFilter:
     def form_fields(self):
         return {
             self.name: forms.ModelChoiceField(
-                label=self.label, required=False, queryset=self.queryset, empty_label=_("All")
+                label=self.label,
+                required=False,
+                queryset=self.queryset,
+                empty_label=_("All"),
+                widget=FastSelect,
             )
         }
 
@@ -155,7 +162,11 @@ class Listing:
         for flt in self.filters:
             form.fields.update(flt.form_fields())
         form.fields["page_size"] = forms.TypedChoiceField(
-            label=_("Per page"), required=False, coerce=int, choices=[(n, n) for n in self.page_sizes]
+            label=_("Per page"),
+            required=False,
+            coerce=int,
+            choices=[(n, n) for n in self.page_sizes],
+            widget=FastSelect,
         )
         form.style_fields()  # the fields added above need their Bootstrap classes too
         return form

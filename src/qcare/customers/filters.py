@@ -10,6 +10,7 @@ from django.db.models import Case, CharField, Exists, OuterRef, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from qcare.core.forms import FastSelect
 from qcare.customers.choices import TRADING_LICENCE_KINDS, LicenceStatus
 from qcare.customers.models import Licence
 
@@ -66,7 +67,7 @@ class LicenceStatusFilter:
     def form_fields(self):
         return {
             self.name: forms.ChoiceField(
-                label=self.label, required=False, choices=[("", _("All"))] + self.choices
+                label=self.label, required=False, choices=[("", _("All"))] + self.choices, widget=FastSelect
             )
         }
 
@@ -83,7 +84,9 @@ class DomesticFilter:
 
     def form_fields(self):
         choices = [("", _("All")), ("domestic", _("Domestic")), ("foreign", _("Foreign"))]
-        return {self.name: forms.ChoiceField(label=self.label, required=False, choices=choices)}
+        return {
+            self.name: forms.ChoiceField(label=self.label, required=False, choices=choices, widget=FastSelect)
+        }
 
     def apply(self, qs, data):
         value = data.get(self.name)
