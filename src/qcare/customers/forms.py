@@ -25,37 +25,8 @@ from qcare.customers.models import (
     Licence,
     PropertyIncident,
 )
+from qcare.customers.services import CONTACT_FIELDS, CUSTOMER_FIELDS
 
-CUSTOMER_FIELDS = (
-    "name",
-    "short_name",
-    "customer_type",
-    "is_foreign",
-    "country",
-    "region",
-    "address",
-    "tax_id",
-    "relationship",
-    "value_class",
-    "preferred_language",
-    "preferred_channel",
-    "payment_terms",
-    "credit_notes",
-    "notes",
-)
-CONTACT_FIELDS = (
-    "name",
-    "title",
-    "department_name",
-    "phone",
-    "mobile",
-    "email",
-    "personal_email",
-    "id_number",
-    "preferred_language",
-    "is_primary",
-    "notes",
-)
 #: The optional first contact on the create form: form field -> Contact field.
 FIRST_CONTACT_FIELDS = {
     "contact_name": "name",

@@ -2,6 +2,7 @@
 
 from django import template
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -20,6 +21,6 @@ _BADGES = {
 def licence_badge(status):
     """The coloured licence-status badge (a tag, not an include: it is drawn once per list row)."""
     if status not in _BADGES:
-        return format_html('<span class="text-body-secondary">—</span>')
+        return mark_safe('<span class="text-body-secondary">—</span>')  # noqa: S308 (constant markup)
     css, label = _BADGES[status]
     return format_html('<span class="badge {}" data-testid="licence-badge">{}</span>', css, _(label))
