@@ -68,3 +68,22 @@ def test_R_CU_3_expiry_job_skips_inactive_customers(sales_clerk, administrator, 
     add(sales_clerk, distributor, 10, "B-10")
     services.deactivate_customer(administrator, distributor, reason="停止合作")
     assert jobs.warn_expiring_licences() == 0
+
+
+def test_R_CU_6_abandoned_import_uploads_are_purged_after_a_day(settings, tmp_path):
+    """Uploaded import files (they may hold personal data) do not outlive a day."""
+    import os
+    import time
+
+    from qcare.customers.jobs import purge_import_uploads
+
+    settings.MEDIA_ROOT = tmp_path
+    folder = tmp_path / "imports"
+    folder.mkdir()
+    old, fresh = folder / "old.xlsx", folder / "fresh.csv"
+    old.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(old, (two_days_ago, two_days_ago))
+    assert purge_import_uploads() == 1
+    assert not old.exists() and fresh.exists()

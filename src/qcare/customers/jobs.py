@@ -1,6 +1,7 @@
 """Scheduled jobs of the customer file (autodiscovered by the worker)."""
 
 import logging
+from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -62,3 +63,32 @@ def warn_expiring_licences():
             )
     logger.info("licence expiry scan: %s notifications queued", queued)
     return queued
+
+
+#: Uploaded import files are kept between "check" and "import" only; older ones are removed.
+IMPORT_UPLOAD_MAX_AGE = timedelta(hours=24)
+
+
+@periodic("customers.purge_import_uploads", cron="30 3 * * *")
+def purge_import_uploads():
+    """Delete uploaded import files older than a day (abandoned after the validation report).
+
+    They can hold personal data (contact phones); nothing refers to them once the import ran
+    or was abandoned. Returns how many files were removed.
+    """
+    from pathlib import Path
+
+    from django.conf import settings
+
+    folder = Path(settings.MEDIA_ROOT) / "imports"
+    if not folder.is_dir():
+        return 0
+    cutoff = timezone.now().timestamp() - IMPORT_UPLOAD_MAX_AGE.total_seconds()
+    removed = 0
+    for path in folder.iterdir():
+        if path.is_file() and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            removed += 1
+    if removed:
+        logger.info("removed %d abandoned import upload(s)", removed)
+    return removed
