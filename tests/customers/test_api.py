@@ -658,3 +658,22 @@ def test_R_IF_2_customer_list_and_detail_queries_do_not_grow_with_rows(sales_cle
     assert queries("/api/customers/") == few_list
     assert queries("/api/customers/", licence_status="valid", type="distributor") <= few_list + 1
     assert queries(f"/api/customers/{last.pk}/") == few_detail
+
+
+def test_R_CU_3_hospital_without_licence_has_no_licence_status(administrator):
+    """End users need no trading licence: their status is null, not "missing" (same rule as the list)."""
+    from django.test import Client
+
+    from qcare.accounts.tokens import create_token
+    from qcare.customers import services
+    from qcare.customers.models import Classification
+
+    hospital = Classification.objects.get(kind="type", code="hospital")
+    customer = services.create_customer(
+        administrator, data={"name": "测试市人民医院", "customer_type": hospital, "region": "广东省广州市"}
+    )
+    _token, raw = create_token(administrator, "t")
+    client = Client(headers={"authorization": f"Bearer {raw}"})
+    row = client.get(f"/api/customers/{customer.pk}/").json()
+    assert row["licence_required"] is False and row["licence_status"] is None
+    assert services.customer_licence_status(customer) is None

@@ -133,9 +133,9 @@ class CustomerOut(Schema):
     licence_required: bool = Field(
         description="the customer type needs a trading licence (distributors, agents …)"
     )
-    licence_status: LicenceStatus = Field(
-        description="best status of the customer's trading licences; 'missing' when there is none "
-        "(which matters only when licence_required)"
+    licence_status: LicenceStatus | None = Field(
+        description="best status of the customer's trading licences; 'missing' when the type needs "
+        "one and there is none; null when the type needs none and there is none (e.g. hospitals)"
     )
     anonymised_at: datetime.datetime | None
     version: int
