@@ -135,3 +135,23 @@ def test_periodic_registers_and_validates():
 def test_app_jobs_are_autodiscovered():
     scheduler.autodiscover()
     assert "notifications.purge_job_runs" in scheduler.registered()
+
+
+@pytest.mark.django_db
+def test_R_NT_2_slot_abandoned_by_a_dead_worker_is_taken_over_once():
+    """A worker killed mid-job leaves its run "running"; after the job's timeout another worker
+    takes the slot over (exactly once), before that nobody does."""
+    calls = []
+    jobs = {"t.scan": _job("t.scan", calls, every=timedelta(minutes=15))}
+    slot = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)  # on both the 15-minute and the 2-hour grid
+    JobRun.objects.create(job_name="t.scan", slot=slot, worker="dead", started_at=slot)
+    assert scheduler.tick("w1", now=slot + timedelta(minutes=10), jobs=jobs) == []
+    later = slot + scheduler.DEFAULT_JOB_TIMEOUT + timedelta(minutes=1)
+    # Still the 08:00 slot: the job runs every 2 hours here, so no newer slot is due yet.
+    jobs = {"t.scan": _job("t.scan", calls, every=timedelta(hours=2))}
+    assert scheduler.tick("w1", now=later, jobs=jobs) == ["t.scan"]
+    assert calls == [slot]
+    run = JobRun.objects.get()
+    assert run.worker == "w1" and run.status == JobStatus.OK
+    assert scheduler.tick("w2", now=later, jobs=jobs) == []
+    assert calls == [slot]

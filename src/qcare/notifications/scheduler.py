@@ -95,6 +95,9 @@ class CronSpec:
         return None
 
 
+DEFAULT_JOB_TIMEOUT = timedelta(hours=1)
+
+
 @dataclass
 class Job:
     """A registered periodic job."""
@@ -103,6 +106,9 @@ class Job:
     func: object
     every: timedelta | None = None
     cron: CronSpec | None = None
+    #: A run still "running" after this long is taken to be abandoned (its worker died) and
+    #: may be taken over by another worker. Jobs are idempotent, so a rare double run is safe.
+    timeout: timedelta = DEFAULT_JOB_TIMEOUT
 
     def latest_slot(self, now):
         """The most recent scheduled time at or before ``now`` (UTC), or None."""
@@ -121,8 +127,11 @@ class Job:
 _registry = {}
 
 
-def periodic(name, *, every=None, cron=None):
-    """Decorator registering ``func`` as job ``name`` run ``every`` timedelta or on ``cron``."""
+def periodic(name, *, every=None, cron=None, timeout=DEFAULT_JOB_TIMEOUT):
+    """Decorator registering ``func`` as job ``name`` run ``every`` timedelta or on ``cron``.
+
+    ``timeout``: how long a run may take before another worker treats it as abandoned.
+    """
     if (every is None) == (cron is None):
         raise ValueError("give exactly one of every= or cron=")
     if every is not None and every < timedelta(minutes=1):
@@ -131,7 +140,7 @@ def periodic(name, *, every=None, cron=None):
 
     def decorator(func):
         # Re-registering a name replaces it (module reloads in tests must not duplicate).
-        _registry[name] = Job(name, func, every=every, cron=spec)
+        _registry[name] = Job(name, func, every=every, cron=spec, timeout=timeout)
         return func
 
     return decorator
@@ -160,9 +169,13 @@ def tick(worker_name, now=None, jobs=None):
     ran = []
     for job in (jobs or _registry).values():
         slot = job.latest_slot(now)
-        if slot is None or JobRun.objects.filter(job_name=job.name, slot=slot).exists():
+        if slot is None:
             continue
-        run = _claim(job, slot, worker_name)
+        existing = JobRun.objects.filter(job_name=job.name, slot=slot).first()
+        if existing is None:
+            run = _claim(job, slot, worker_name)
+        else:
+            run = _take_over_abandoned(job, existing, worker_name, now)
         if run is not None:
             _execute(job, run)
             ran.append(job.name)
@@ -178,6 +191,25 @@ def _claim(job, slot, worker_name):
             return JobRun.objects.create(job_name=job.name, slot=slot, worker=worker_name)
     except IntegrityError:
         return None
+
+
+def _take_over_abandoned(job, run, worker_name, now):
+    """Claim a run left "running" past the job's timeout (its worker died mid-job), else None.
+
+    A conditional UPDATE on the run's worker and start time: of several workers that see the
+    abandoned run at once, exactly one takes it over.
+    """
+    from qcare.notifications.models import JobRun, JobStatus
+
+    if run.status != JobStatus.RUNNING or run.started_at > now - job.timeout:
+        return None
+    taken = JobRun.objects.filter(
+        pk=run.pk, status=JobStatus.RUNNING, worker=run.worker, started_at=run.started_at
+    ).update(worker=worker_name, started_at=now)
+    if not taken:
+        return None
+    logger.warning("scheduled job %s: slot %s abandoned by %s, taken over", job.name, run.slot, run.worker)
+    return JobRun.objects.get(pk=run.pk)
 
 
 def _execute(job, run):
