@@ -18,6 +18,7 @@ urlpatterns = [
     path("calendar/", include("qcare.workcalendar.urls")),
     path("attachments/", include("qcare.attachments.urls")),
     path("customers/", include("qcare.customers.urls")),
+    path("catalog/", include("qcare.catalog.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/", api.urls),
     path("django-admin/", admin.site.urls),

@@ -97,3 +97,7 @@ def _create_demo_records():
         from qcare.customers.demo import create_demo_customers
 
         create_demo_customers(User.objects.filter(username__in=[row[0] for row in DEMO_USERS]))
+    if apps.is_installed("qcare.catalog"):
+        from qcare.catalog.demo import create_demo_products
+
+        create_demo_products()

@@ -115,6 +115,28 @@ DEFAULT_GRANTS = {
     "portal_customer": {"customers.view": OWN},
 }
 
+# Product catalogue (issue 4): everyone who takes, reviews or services orders reads it;
+# R&D and quality maintain it (registration data is theirs), the administrator does all.
+DEFAULT_GRANTS["administrator"]["catalog.*"] = ALL
+for _role in (
+    "sales_clerk",
+    "sales_manager",
+    "reviewer_production",
+    "reviewer_purchasing",
+    "reviewer_quality",
+    "reviewer_rnd",
+    "reviewer_warehouse",
+    "reviewer_finance",
+    "quality_engineer",
+    "gm",
+    "deputy_gm",
+    "technician",
+    "auditor",
+):
+    DEFAULT_GRANTS.setdefault(_role, {})["catalog.view"] = ALL
+for _role in ("reviewer_rnd", "quality_engineer"):
+    DEFAULT_GRANTS[_role]["catalog.change"] = ALL
+
 
 def _seed_departments(Department):
     for code, name, name_en in DEPARTMENTS:

@@ -16,6 +16,9 @@ class CatalogConfig(AppConfig):
             {"view": _("View the product catalogue"), "change": _("Maintain the product catalogue")},
             label=_("Product catalogue"),
         )
+        from qcare.catalog.views import register_ui
+
+        register_ui()
         post_migrate.connect(_seed_categories, sender=self, dispatch_uid="qcare.catalog.seed")
 
 
