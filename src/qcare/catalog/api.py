@@ -15,10 +15,10 @@ from ninja.responses import Status
 
 from qcare.api.crud import Resource
 from qcare.api.errors import error_body
+from qcare.api.imports import ImportOut, ImportRefused, read_upload
 from qcare.api.schemas import ClientInput, ControlledUpdate, ErrorOut, ListQuery, RecordId
 from qcare.catalog import importexport, services
 from qcare.catalog.models import Product, ProductCategory
-from qcare.customers.api_io import ImportOut, ImportRefused, read_upload
 
 PRODUCT_FIELDS = (
     "id",

@@ -17,7 +17,7 @@ from qcare.catalog.models import Product, ProductCategory
 from qcare.catalog.services import product_errors
 from qcare.core.context import audit_context
 from qcare.core.errors import ValidationFailed
-from qcare.customers.importexport import ImportReport, RowError, read_rows
+from qcare.core.tabular import ImportReport, RowError, read_rows
 
 MODES = ("validate", "commit", "commit_valid")
 MAX_IMPORT_ROWS = 10_000

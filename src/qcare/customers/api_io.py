@@ -10,55 +10,18 @@ from typing import Literal
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import File, Form, Router, Schema
+from ninja import File, Form, Router
 from ninja.files import UploadedFile
 from ninja.responses import Status
 
 from qcare.api.errors import error_body
+from qcare.api.imports import ImportOut, ImportRefused, read_upload
 from qcare.api.schemas import ErrorOut
-from qcare.core.errors import ValidationFailed
 from qcare.customers import importexport
 
 router = Router(tags=["customers"])
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-#: Uploads larger than this are refused before parsing (about 50,000 rows of xlsx).
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-
-
-class RowErrorOut(Schema):
-    row: int
-    column: str
-    message: str
-
-
-class ImportOut(Schema):
-    """The validation report and, after a commit, the ids of the created customers."""
-
-    total_rows: int
-    valid_rows: int
-    invalid_rows: int
-    errors: list[RowErrorOut]
-    warnings: list[str]
-    created: list[int]
-    committed: bool
-
-
-class ImportRefused(ImportOut):
-    """``mode=commit`` with bad rows: nothing was written; the report says why."""
-
-    detail: str
-    code: str
-
-
-def read_upload(upload):
-    """The uploaded bytes, refusing oversized files with a field error."""
-    if upload.size > MAX_UPLOAD_BYTES:
-        raise ValidationFailed(
-            _("The file is larger than %(mb)d MB; split it.") % {"mb": MAX_UPLOAD_BYTES // (1024 * 1024)},
-            errors={"file": [_("File too large.")]},
-        )
-    return upload.read()
 
 
 @router.post(

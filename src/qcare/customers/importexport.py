@@ -36,6 +36,8 @@ from qcare.accounts.permissions import require_perm, scope_for
 from qcare.core.context import audit_context
 from qcare.core.errors import ValidationFailed
 from qcare.core.models import Scope
+from qcare.core.tabular import ImportReport, RowError, read_rows
+from qcare.core.tabular import cell as _cell
 from qcare.customers import search, selectors
 from qcare.customers.choices import Channel, ClassificationKind, Language, LicenceKind
 from qcare.customers.models import Classification, Contact, Customer, Licence
@@ -121,47 +123,6 @@ LICENCE_ALIASES = {
 
 
 # --------------------------------------------------------------------------- results
-
-
-@dataclass
-class RowError:
-    """One problem found in the upload: spreadsheet row (1 = header), column header, message."""
-
-    row: int
-    column: str
-    message: str
-
-    def as_dict(self):
-        return {"row": self.row, "column": self.column, "message": self.message}
-
-
-@dataclass
-class ImportReport:
-    """What validation found and, after a commit, what was written."""
-
-    total_rows: int = 0
-    valid_rows: int = 0
-    invalid_rows: int = 0
-    errors: list = field(default_factory=list)
-    warnings: list = field(default_factory=list)
-    groups: list = field(default_factory=list)  # valid customer groups, ready to write
-    created: list = field(default_factory=list)  # ids of created customers
-    committed: bool = False
-
-    @property
-    def has_errors(self):
-        return bool(self.errors)
-
-    def as_dict(self):
-        return {
-            "total_rows": self.total_rows,
-            "valid_rows": self.valid_rows,
-            "invalid_rows": self.invalid_rows,
-            "errors": [e.as_dict() for e in self.errors],
-            "warnings": [str(w) for w in self.warnings],
-            "created": list(self.created),
-            "committed": self.committed,
-        }
 
 
 # --------------------------------------------------------------------------- template
@@ -254,71 +215,6 @@ def _header_index():
 
 def _norm_header(text):
     return re.sub(r"[\s*＊]", "", str(text or "")).lower()
-
-
-def _decode_csv(data):
-    """CSV bytes as text: UTF-8 (with or without BOM), else GB18030 (a superset of GBK)."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030")
-    except UnicodeDecodeError:
-        raise ValidationFailed(
-            _("The CSV file is neither UTF-8 nor GBK encoded. Save it again as “CSV UTF-8”."),
-            errors={"file": [_("Unknown text encoding.")]},
-        ) from None
-
-
-def read_rows(data, filename):
-    """Rows of the upload as lists of cell values (first row = headers); xlsx or csv by name."""
-    name = (filename or "").lower()
-    if name.endswith(".csv"):
-        return list(csv.reader(io.StringIO(_decode_csv(data))))
-    if name.endswith(".xlsx"):
-        try:
-            return _read_xlsx(data)
-        except Exception:  # noqa: BLE001 - any unreadable workbook gets the same answer
-            raise ValidationFailed(
-                _("The file could not be read as an Excel workbook (.xlsx)."),
-                errors={"file": [_("Not a valid .xlsx file.")]},
-            ) from None
-    raise ValidationFailed(
-        _("Upload an .xlsx or .csv file."), errors={"file": [_("Only .xlsx and .csv files can be imported.")]}
-    )
-
-
-def _read_xlsx(data):
-    """Rows of the first sheet. python-calamine (Rust) reads 20,000 rows in about a second,
-    openpyxl needs ten times longer; openpyxl stays the fallback when calamine is missing."""
-    try:
-        from python_calamine import CalamineWorkbook
-    except ImportError:
-        CalamineWorkbook = None
-    if CalamineWorkbook is not None:
-        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        return workbook.get_sheet_by_index(0).to_python(skip_empty_area=False)
-    from openpyxl import load_workbook
-
-    workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    try:
-        return [list(r) for r in workbook.worksheets[0].iter_rows(values_only=True)]
-    finally:
-        workbook.close()
-
-
-def _cell(value):
-    """A cell as trimmed text (dates as ISO dates, whole floats without “.0”)."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime.datetime):
-        return value.date().isoformat()
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
 
 
 # --------------------------------------------------------------------------- validation
