@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "qcare.notifications",
     "qcare.catalog",
     "qcare.customers",
+    "qcare.orders",
     "qcare.api",
     # Last, so that QCare's own translations and templates take precedence over the admin's.
     "django.contrib.admin",

@@ -137,6 +137,38 @@ for _role in (
 for _role in ("reviewer_rnd", "quality_engineer"):
     DEFAULT_GRANTS[_role]["catalog.change"] = ALL
 
+# Orders and contract review (issue 4). Clerks work on their own orders, the sales manager on
+# the department's; a reviewing department sees the orders it reviews (department scope);
+# the warehouse ships any approved order; GM, deputy GM, quality, records and auditors read all.
+DEFAULT_GRANTS["administrator"]["orders.*"] = ALL
+DEFAULT_GRANTS["sales_clerk"].update(
+    {f"orders.{a}": OWN for a in ("view", "add", "change", "issue_notice", "cancel", "export")}
+)
+DEFAULT_GRANTS["sales_manager"].update(
+    {
+        f"orders.{a}": DEPT
+        for a in ("view", "add", "change", "review", "approve", "classify", "acknowledge", "issue_notice")
+    }
+    | {"orders.cancel": DEPT, "orders.export": DEPT}
+)
+for _role in (
+    "reviewer_production",
+    "reviewer_purchasing",
+    "reviewer_quality",
+    "reviewer_rnd",
+    "reviewer_finance",
+):
+    DEFAULT_GRANTS[_role].update({"orders.view": DEPT, "orders.review": DEPT, "orders.acknowledge": DEPT})
+DEFAULT_GRANTS["reviewer_warehouse"].update(
+    {"orders.view": ALL, "orders.review": DEPT, "orders.acknowledge": DEPT, "orders.ship": ALL}
+)
+for _role in ("gm", "deputy_gm"):
+    DEFAULT_GRANTS[_role].update(
+        {"orders.view": ALL, "orders.approve": ALL, "orders.classify": ALL, "orders.export": ALL}
+    )
+for _role in ("auditor", "management_rep", "quality_engineer", "records_officer"):
+    DEFAULT_GRANTS.setdefault(_role, {})["orders.view"] = ALL
+
 
 def _seed_departments(Department):
     for code, name, name_en in DEPARTMENTS:
