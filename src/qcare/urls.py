@@ -19,6 +19,7 @@ urlpatterns = [
     path("attachments/", include("qcare.attachments.urls")),
     path("customers/", include("qcare.customers.urls")),
     path("catalog/", include("qcare.catalog.urls")),
+    path("orders/", include("qcare.orders.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/", api.urls),
     path("django-admin/", admin.site.urls),
