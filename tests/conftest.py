@@ -64,3 +64,13 @@ def _fresh_process_caches():
     yield
     policies.clear_cache()
     rules.clear_cache()
+
+
+@pytest.fixture(autouse=True)
+def _reset_language():
+    """Each test starts in the company language: a request in one test (e.g. an API call with
+    Accept-Language: en) leaves its language active in the thread, as Django does per request."""
+    from django.utils import translation
+
+    yield
+    translation.deactivate()

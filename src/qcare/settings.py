@@ -223,6 +223,8 @@ LANGUAGE_CODE = env("LANGUAGE", "zh-hans")
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env("TIME_ZONE", "Asia/Shanghai")  # the company's time zone for display
+#: The company name printed on forms (合同评审表 …).
+QCARE_COMPANY_NAME = env("COMPANY_NAME", "")
 USE_I18N = True
 USE_TZ = True
 

@@ -85,12 +85,16 @@ def create_demo_company():
                 created_any = True
             role_names = ", ".join(str(r) for r in user.roles.all()) or "—"
             rows.append((user.username, user.full_name, role_names, str(user.department or "—"), created))
-        _create_demo_records()
+        _create_demo_records(password)
     return DemoResult(rows=rows, password=password if created_any else None)
 
 
-def _create_demo_records():
-    """Demo data of the installed domain apps (each creates only what is missing)."""
+def _create_demo_records(password):
+    """Demo data of the installed domain apps (each creates only what is missing).
+
+    Demo orders are reviewed and approved with real e-signatures, so they need the demo
+    users' password (this run's, or QCARE_DEMO_PASSWORD on a re-run).
+    """
     from django.apps import apps
 
     if apps.is_installed("qcare.customers"):
@@ -101,3 +105,7 @@ def _create_demo_records():
         from qcare.catalog.demo import create_demo_products
 
         create_demo_products()
+    if apps.is_installed("qcare.orders"):
+        from qcare.orders.demo import load_demo
+
+        load_demo(password=password)

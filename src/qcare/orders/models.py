@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -63,10 +64,18 @@ class OrderScoped:
         if scope == Scope.DEPARTMENT:
             if not user.department_id:
                 return False
-            reviewed = OrderReview.objects.filter(department_id=user.department_id).values("order_id")
-            return models.Q(**{f"{prefix}department_id": user.department_id}) | models.Q(
-                **{f"{prefix}pk__in": reviewed}
+            # A department sees its own orders and every order it was given to work on: reviews,
+            # change acknowledgements, production notices.
+            dept = user.department_id
+            received = (
+                OrderReview.objects.filter(department_id=dept).values("order_id"),
+                ChangeAcknowledgement.objects.filter(department_id=dept).values("order_id"),
+                ProductionNotice.objects.filter(department_id=dept).values("order_id"),
             )
+            condition = models.Q(**{f"{prefix}department_id": dept})
+            for orders in received:
+                condition |= models.Q(**{f"{prefix}pk__in": orders})
+            return condition
         return models.Q(**{f"{prefix}owner_id": user.pk})
 
 
@@ -274,6 +283,9 @@ class Order(OrderScoped, VersionedModel):
 
     def __str__(self):
         return self.number
+
+    def get_absolute_url(self):
+        return reverse("orders:detail", kwargs={"pk": self.pk})
 
     @property
     def is_oral(self):
@@ -557,6 +569,9 @@ class ChangeRequest(OrderScoped, VersionedModel):
     def __str__(self):
         return self.number
 
+    def get_absolute_url(self):
+        return reverse("orders:change_detail", kwargs={"pk": self.pk})
+
     def signature_content(self):
         """An approval of a change signs the change: base version, proposed content, diff."""
         return {
@@ -615,6 +630,15 @@ class ProductionNotice(OrderScoped, VersionedModel):
     order = models.ForeignKey(
         Order, verbose_name=_("order"), on_delete=models.PROTECT, related_name="production_notices"
     )
+    department = models.ForeignKey(
+        "accounts.Department",
+        verbose_name=_("issued to"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("The planning / production department that receives the notice."),
+    )
     status = models.CharField(
         _("status"), max_length=20, choices=NoticeStatus.choices, default=NoticeStatus.ISSUED
     )
@@ -640,9 +664,13 @@ class ProductionNotice(OrderScoped, VersionedModel):
         verbose_name = _("production notice")
         verbose_name_plural = _("production notices")
         ordering = ["-id"]
+        indexes = [models.Index(fields=["department", "order"], name="notice_dept_order")]
 
     def __str__(self):
         return self.number
+
+    def get_absolute_url(self):
+        return reverse("orders:notice_detail", kwargs={"pk": self.pk})
 
 
 class ProductionNoticeLine(OrderScoped, QModel):
@@ -685,6 +713,9 @@ class Shipment(OrderScoped, VersionedModel):
 
     permission_module = "orders"
 
+    def get_absolute_url(self):
+        return reverse("orders:shipment_detail", kwargs={"pk": self.pk})
+
     class Meta:
         verbose_name = _("shipment")
         verbose_name_plural = _("shipments")
@@ -714,7 +745,10 @@ class ShipmentLine(OrderScoped, QModel):
     product = models.ForeignKey(
         "catalog.Product", verbose_name=_("product"), on_delete=models.PROTECT, related_name="+"
     )
-    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="+")
+    # No separate index: shipline_customer (customer, product, lot) starts with it.
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     shipped_on = models.DateField(_("shipping date"))
     quantity = models.DecimalField(_("quantity"), **QUANTITY)
     lot_number = models.CharField(_("lot number"), max_length=60, blank=True)

@@ -7,7 +7,6 @@ only when there are none, so an administrator's configuration is never overwritt
 from django.db import transaction
 
 from qcare.core.context import audit_context
-
 from qcare.orders.choices import OrderClass, ReviewAspect, Subject, TenderBand
 
 A, S = ReviewAspect, Subject
