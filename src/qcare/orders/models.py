@@ -345,10 +345,14 @@ class OrderLine(OrderScoped, VersionedModel):
 class OrderTransition(OrderScoped, QModel):
     """One state change of an order (DESIGN rule 2): timelines and cycle-time reports read these."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="transitions")
+    order = models.ForeignKey(
+        Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="transitions"
+    )
     from_status = models.CharField(_("from"), max_length=20, choices=OrderStatus.choices, blank=True)
     to_status = models.CharField(_("to"), max_length=20, choices=OrderStatus.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by"), on_delete=models.PROTECT, related_name="+"
+    )
     at = models.DateTimeField(_("at"), default=timezone.now)
     reason = models.TextField(_("reason"), blank=True)
 
@@ -410,7 +414,13 @@ class OrderReview(OrderScoped, VersionedModel):
     reminded_at = models.DateTimeField(_("reminded at"), null=True, blank=True)
     escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
     superseded_by = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+        "self",
+        verbose_name=_("superseded by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
     )
 
     permission_module = "orders"
@@ -454,7 +464,12 @@ class OrderQuestion(OrderScoped, VersionedModel):
         related_name="questions",
     )
     change_request = models.ForeignKey(
-        "orders.ChangeRequest", null=True, blank=True, on_delete=models.CASCADE, related_name="questions"
+        "orders.ChangeRequest",
+        verbose_name=_("change request"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="questions",
     )
     department = models.ForeignKey(
         "accounts.Department", verbose_name=_("department"), on_delete=models.PROTECT, related_name="+"
@@ -492,13 +507,22 @@ class OrderQuestion(OrderScoped, VersionedModel):
 class OrderVersion(OrderScoped, QModel):
     """A frozen copy of the order content: at approval (1) and after each applied change (R-OR-8)."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="versions")
+    order = models.ForeignKey(
+        Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="versions"
+    )
     number = models.PositiveSmallIntegerField(_("version"))
     content = models.JSONField(_("content"))
     change_request = models.ForeignKey(
-        "orders.ChangeRequest", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "orders.ChangeRequest",
+        verbose_name=_("change request"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), on_delete=models.PROTECT, related_name="+"
+    )
 
     permission_module = "orders"
 
@@ -543,7 +567,12 @@ class ChangeRequest(OrderScoped, VersionedModel):
     )
     submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
     approval_rule = models.ForeignKey(
-        ApprovalRule, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        ApprovalRule,
+        verbose_name=_("approval rule"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -592,7 +621,7 @@ class ChangeAcknowledgement(OrderScoped, VersionedModel):
         on_delete=models.CASCADE,
         related_name="acknowledgements",
     )
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="+")
+    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="+")
     department = models.ForeignKey(
         "accounts.Department", verbose_name=_("department"), on_delete=models.PROTECT, related_name="+"
     )
@@ -676,7 +705,9 @@ class ProductionNotice(OrderScoped, VersionedModel):
 class ProductionNoticeLine(OrderScoped, QModel):
     """A line of a production notice: which order line, how many, planned completion (交货计划)."""
 
-    notice = models.ForeignKey(ProductionNotice, on_delete=models.CASCADE, related_name="lines")
+    notice = models.ForeignKey(
+        ProductionNotice, verbose_name=_("production notice"), on_delete=models.CASCADE, related_name="lines"
+    )
     order_line = models.ForeignKey(
         OrderLine, verbose_name=_("order line"), on_delete=models.PROTECT, related_name="+"
     )
@@ -737,8 +768,10 @@ class ShipmentLine(OrderScoped, QModel):
     traceability (lot → customers, customer → lots) is one indexed table scan.
     """
 
-    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="lines")
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="+")
+    shipment = models.ForeignKey(
+        Shipment, verbose_name=_("shipment"), on_delete=models.CASCADE, related_name="lines"
+    )
+    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.PROTECT, related_name="+")
     order_line = models.ForeignKey(
         OrderLine, verbose_name=_("order line"), on_delete=models.PROTECT, related_name="+"
     )
@@ -747,7 +780,11 @@ class ShipmentLine(OrderScoped, QModel):
     )
     # No separate index: shipline_customer (customer, product, lot) starts with it.
     customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.PROTECT, related_name="+", db_index=False
+        "customers.Customer",
+        verbose_name=_("customer"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     shipped_on = models.DateField(_("shipping date"))
     quantity = models.DecimalField(_("quantity"), **QUANTITY)
@@ -774,12 +811,22 @@ class SalesRecord(OrderScoped, QModel):
     regulated product, with every field the regulation asks for as it was on the sale date."""
 
     shipment_line = models.OneToOneField(
-        ShipmentLine, on_delete=models.PROTECT, related_name="sales_record", editable=False
+        ShipmentLine,
+        verbose_name=_("shipment line"),
+        on_delete=models.PROTECT,
+        related_name="sales_record",
+        editable=False,
     )
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="+")
-    shipment = models.ForeignKey(Shipment, on_delete=models.PROTECT, related_name="+")
-    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="+")
-    product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="+")
+    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.PROTECT, related_name="+")
+    shipment = models.ForeignKey(
+        Shipment, verbose_name=_("shipment"), on_delete=models.PROTECT, related_name="+"
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", verbose_name=_("customer"), on_delete=models.PROTECT, related_name="+"
+    )
+    product = models.ForeignKey(
+        "catalog.Product", verbose_name=_("product"), on_delete=models.PROTECT, related_name="+"
+    )
     sale_date = models.DateField(_("sale date"))
     device_name = models.CharField(_("device name"), max_length=200)
     specification = models.CharField(_("model / specification"), max_length=200, blank=True)
