@@ -912,3 +912,19 @@ def test_R_OR_5_config_services_check_permission_reason_and_audit(administrator,
         content_type=route_type, object_pk=str(route.pk), action="update"
     ).last()
     assert entry.reason == "财务必须评审特殊订单"
+
+
+def test_R_OR_1_list_offers_no_customer_select_beyond_the_limit_but_keeps_a_linked_filter(
+    client, sales_clerk, distributor, monkeypatch
+):
+    """Thousands of customers: the search box finds them; a link's ?customer= still filters."""
+    from qcare.orders import views as order_views
+
+    monkeypatch.setattr(order_views, "CUSTOMER_FILTER_LIMIT", 0)
+    client.force_login(sales_clerk)
+    response = client.get("/orders/", {"customer": str(distributor.pk)})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'type="hidden" name="customer"' in html
+    assert f'value="{distributor.pk}"' in html
+    assert '<select name="customer"' not in html

@@ -847,9 +847,12 @@ def _page_url(request, page):
     return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
 
 
-def _page(request, queryset, page, page_size, rows):
-    """A page dict; ``rows(slice)`` turns the sliced queryset (or list) into result dicts."""
-    count = queryset.count() if hasattr(queryset, "query") else len(queryset)
+def _page(request, queryset, page, page_size, rows, *, count=None):
+    """A page dict; ``rows(slice)`` turns the sliced queryset (or list) into result dicts.
+
+    ``count`` may be given when a cheaper query counts the same rows (no joins)."""
+    if count is None:
+        count = queryset.count() if hasattr(queryset, "query") else len(queryset)
     start = (page - 1) * page_size
     results = rows(queryset[start : start + page_size]) if start < count else []
     return {
@@ -1302,9 +1305,14 @@ class OrderResource(Resource):
             queryset = _filter_orders(_search_orders(queryset, query.q or query.search), query)
             if query.ordering:
                 queryset = queryset.order_by(query.ordering, "-id")
-            queryset = queryset.annotate(customer_name=F("customer__name"))
             fields = LIST_FIELDS + ("customer_name",)
-            page = _page(request, queryset, query.page, query.page_size, lambda qs: list(qs.values(*fields)))
+
+            def rows(page_qs):
+                # Annotated after slicing, so the COUNT of the whole list does not join customers
+                # (78–119 ms instead of 2–6 ms on 200,000 orders, docs/benchmarks-orders.md).
+                return list(page_qs.annotate(customer_name=F("customer__name")).values(*fields))
+
+            page = _page(request, queryset, query.page, query.page_size, rows)
             return json_response(page)
 
     def _add_retrieve(self):
@@ -1959,8 +1967,10 @@ def trace_lot(request, lot: str, query: Query[TraceQuery]):
     the delivery note, the order and the customer's contract number, and the manufacturer;
     ``product`` narrows it when lot numbers repeat across products."""
     _require_list_permission(request.auth)
-    rows = selectors.trace_lot(request.auth, lot, product=_product_param(query.product))
-    return json_response(_page(request, rows, query.page, query.page_size, list))
+    product = _product_param(query.product)
+    rows = selectors.trace_lot(request.auth, lot, product=product)
+    count = selectors.count_trace(request.auth, lot=lot, product=product)
+    return json_response(_page(request, rows, query.page, query.page_size, list, count=count))
 
 
 @router.get(
@@ -1972,8 +1982,10 @@ def trace_lot(request, lot: str, query: Query[TraceQuery]):
 def trace_serial(request, serial: str, query: Query[TraceQuery]):
     """The shipment(s) and customer that received the serial number (R-OR-11)."""
     _require_list_permission(request.auth)
-    rows = selectors.trace_serial(request.auth, serial, product=_product_param(query.product))
-    return json_response(_page(request, rows, query.page, query.page_size, list))
+    product = _product_param(query.product)
+    rows = selectors.trace_serial(request.auth, serial, product=product)
+    count = selectors.count_trace(request.auth, serial=serial, product=product)
+    return json_response(_page(request, rows, query.page, query.page_size, list, count=count))
 
 
 @router.get(

@@ -20,7 +20,7 @@ from django.utils.translation import get_language
 
 from qcare.orders.choices import APPROVED_STATUSES, OrderClass, OrderStatus
 from qcare.orders.models import Order, OrderLine, OrderReview, SalesRecord, ShipmentLine
-from qcare.workcalendar.calendar import working_hours_between
+from qcare.workcalendar.calendar import WorkingHoursCalculator, working_hours_between
 
 #: The columns of a traceability row (the path shipment → delivery note → contract → supplier).
 TRACE_FIELDS = {
@@ -70,6 +70,18 @@ def trace_lot(user, lot, product=None):
     if product is not None:
         condition &= Q(product_id=_pk(product))
     return _trace_rows(user, condition)
+
+
+def count_trace(user, *, lot=None, serial=None, product=None):
+    """How many rows :func:`trace_lot` / :func:`trace_serial` return, counted without their joins."""
+    lines = ShipmentLine.objects.restrict(user, "view")
+    if lot is not None:
+        lines = lines.filter(lot_number=(lot or "").strip())
+    if serial is not None:
+        lines = lines.filter(serial_number=(serial or "").strip())
+    if product is not None:
+        lines = lines.filter(product_id=_pk(product))
+    return lines.count()
 
 
 def trace_serial(user, serial, product=None):
@@ -151,6 +163,13 @@ def _hours(start, end):
     return max(working_hours_between(start, end), 0.0)
 
 
+def _calculator(instants):
+    """``hours(start, end)`` over the span of ``instants``: one working-interval table per report."""
+    if not instants:
+        return _hours
+    return WorkingHoursCalculator(min(instants), max(instants)).hours
+
+
 def _year_bounds(year):
     tz = timezone.get_current_timezone()
     return datetime(year, 1, 1, tzinfo=tz), datetime(year + 1, 1, 1, tzinfo=tz)
@@ -166,18 +185,22 @@ def _class_rows(hours_by_class):
 def _review_cycle(user, action, start, end):
     """Review cycle (started → signed, working hours) by order class and by department: one query."""
     reviews = OrderReview.objects.restrict(user, action).filter(signed_at__gte=start, signed_at__lt=end)
-    rows = reviews.values_list(
-        "started_at",
-        "signed_at",
-        "order__order_class",
-        "department__code",
-        "department__name",
-        "department__name_en",
+    # No ORDER BY: the model's default ordering would join change requests and sort every row.
+    rows = list(
+        reviews.order_by().values_list(
+            "started_at",
+            "signed_at",
+            "order__order_class",
+            "department__code",
+            "department__name",
+            "department__name_en",
+        )
     )
     english = (get_language() or "").lower().startswith("en")
+    hours_of = _calculator([r[0] for r in rows] + [r[1] for r in rows])
     all_hours, by_class, by_department, labels = [], {}, {}, {}
     for started_at, signed_at, order_class, code, name, name_en in rows:
-        hours = _hours(started_at, signed_at)
+        hours = hours_of(started_at, signed_at)
         all_hours.append(hours)
         by_class.setdefault(order_class, []).append(hours)
         by_department.setdefault(code, []).append(hours)
@@ -196,7 +219,8 @@ def _approved_orders(user, action, start, end):
     """Order cycle (submitted → approved, working hours) by class and the share changed after
     approval, of the orders approved in the period: one query."""
     orders = Order.objects.restrict(user, action).filter(approved_at__gte=start, approved_at__lt=end)
-    rows = orders.values_list("submitted_at", "approved_at", "order_class", "change_count")
+    rows = list(orders.order_by().values_list("submitted_at", "approved_at", "order_class", "change_count"))
+    hours_of = _calculator([r[0] for r in rows if r[0] is not None] + [r[1] for r in rows])
     all_hours, by_class, changed, changed_by_class, count_by_class = [], {}, 0, {}, {}
     for submitted_at, approved_at, order_class, change_count in rows:
         count_by_class[order_class] = count_by_class.get(order_class, 0) + 1
@@ -204,7 +228,7 @@ def _approved_orders(user, action, start, end):
             changed += 1
             changed_by_class[order_class] = changed_by_class.get(order_class, 0) + 1
         if submitted_at is not None:
-            hours = _hours(submitted_at, approved_at)
+            hours = hours_of(submitted_at, approved_at)
             all_hours.append(hours)
             by_class.setdefault(order_class, []).append(hours)
     approved = sum(count_by_class.values())

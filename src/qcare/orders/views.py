@@ -75,8 +75,10 @@ CLASSIFIABLE = (
     OrderStatus.AWAITING_APPROVAL,
 )
 TASK_LIMIT = 20
-#: Customers offered in the list's customer filter (a link may name any visible customer).
-CUSTOMER_FILTER_LIMIT = 500
+#: Up to this many customers in scope the list offers a customer select; beyond it the search box
+#: finds customers (a select of thousands costs more to render than the page itself) and the
+#: filter is only taken from links (?customer=<id>).
+CUSTOMER_FILTER_LIMIT = 200
 
 
 def service_view(view):
@@ -152,7 +154,8 @@ class CustomerFilter:
         from django import forms
 
         self.forms = forms
-        choices = f.customer_choices(user, limit=CUSTOMER_FILTER_LIMIT)
+        choices = f.customer_choices(user, limit=CUSTOMER_FILTER_LIMIT + 1)
+        self.as_select = len(choices) <= CUSTOMER_FILTER_LIMIT
         if requested and requested.isdigit() and requested not in {pk for pk, _label in choices}:
             choices.insert(0, (requested, f"#{requested}"))
         self.choices = choices
@@ -160,6 +163,8 @@ class CustomerFilter:
     def form_fields(self):
         from qcare.core.forms import FastSelect
 
+        if not self.as_select:
+            return {self.name: self.forms.CharField(required=False, widget=self.forms.HiddenInput)}
         return {
             self.name: self.forms.ChoiceField(
                 label=self.label,
