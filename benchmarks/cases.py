@@ -20,6 +20,7 @@ DEFAULT_SIZES = {
     "list_endpoint": 100_000,
     "customers": 20_000,
     "customers_import": 20_000,
+    "orders": 200_000,
 }
 PAGE_SIZE = 50
 WEB_WORKERS = 2  # gunicorn sync workers of the load test (DESIGN: 2 on 2 cores)
@@ -263,5 +264,12 @@ def customers(size, args):
 def customers_import(size, args):
     """Import ``size`` rows of customers from xlsx (R-IF-4: 20,000 rows in under a minute)."""
     from benchmarks.customers_import import run
+
+    return run(size, args)
+
+
+def orders(size, args):
+    """Orders (issue 4): order list, lot trace, review-cycle report — see benchmarks/orders.py."""
+    from benchmarks.orders import orders as run
 
     return run(size, args)

@@ -18,7 +18,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-NAMES = ("service_create", "audit_verify", "outbox_drain", "list_endpoint", "customers", "customers_import")
+NAMES = (
+    "service_create",
+    "audit_verify",
+    "outbox_drain",
+    "list_endpoint",
+    "customers",
+    "customers_import",
+    "orders",
+)
 
 
 def parse_args(argv):
