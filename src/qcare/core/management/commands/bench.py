@@ -20,10 +20,16 @@ REPO_ROOT = Path(qcare.__file__).resolve().parents[2]
 
 
 class Command(BaseCommand):
-    help = "Run benchmarks (service_create, audit_verify, outbox_drain, list_endpoint or all) on a separate database."
+    help = (
+        "Run benchmarks (service_create, audit_verify, outbox_drain, list_endpoint, customers, "
+        "customers_import, orders or all) on a separate database."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("name", help="service_create | audit_verify | outbox_drain | list_endpoint | all")
+        parser.add_argument(
+            "name",
+            help="service_create | audit_verify | outbox_drain | list_endpoint | customers | customers_import | orders | all",
+        )
         parser.add_argument(
             "rest", nargs="*", help="options passed on, e.g. --size 1000 (use -- before them)"
         )
