@@ -396,6 +396,30 @@ def after_approval(sessions, people, order, tmp_path):
         expected = re.sub(r"\s+", "", expected)
         assert expected in text, expected
 
+    # The GM traces a serial number to the customer (R-OR-11), reads the sales record (R-OR-10)
+    # and exports it, and opens the review-cycle report (R-OR-12).
+    gm = sessions(people["gm"])
+    gpage = gm.page
+    gm.go(reverse("orders:trace"))
+    gpage.select_option("#id_kind", "serial")
+    gpage.fill("#id_number", "PM7-2403-0002")
+    gpage.click("[data-testid=trace]")
+    expect(gpage.locator("[data-testid=trace-row]")).to_have_count(1)
+    expect(gpage.locator("[data-testid=trace-results]")).to_contain_text(CUSTOMER)
+    expect(gpage.locator("[data-testid=trace-results]")).to_contain_text(shipment.number)
+    shot(gpage, "orders-12-trace")
+    gm.go(reverse("orders:sales_records"))
+    expect(gpage.locator("main")).to_contain_text("PM7-2403-0001")
+    expect(gpage.locator("main")).to_contain_text("粤械注准20182070101")
+    shot(gpage, "orders-13-sales-records")
+    with gpage.expect_download() as download:
+        gpage.click("[data-testid=export]")
+    assert download.value.suggested_filename.endswith(".xlsx")
+    gm.go(reverse("orders:metrics") + f"?year={timezone.localdate().year}")
+    expect(gpage.locator("svg").first).to_be_visible()
+    assert gpage.inner_text("[data-testid=mean-review-hours]").strip() not in ("", "—")
+    shot(gpage, "orders-14-metrics")
+
 
 def pdf_text(data):
     """The text of a PDF as PDFium (Chromium's PDF engine) reads it, without white space."""
