@@ -1,15 +1,12 @@
 """Change control under concurrency (R-OR-8, "concurrent approval and change request on the same
 order: exactly one wins"), with real threads and committed transactions, on SQLite and PostgreSQL."""
 
-import threading
-
 import pytest
-from django.db import connection
 
-from qcare.core.errors import DomainError
 from qcare.orders import services_change as changes
 from qcare.orders.choices import ChangeStatus
 from qcare.orders.models import ChangeAcknowledgement, ChangeRequest, OrderVersion
+from tests.orders.test_workflow_concurrency import race
 from tests.orders.test_workflow_support import (
     approved_order,
     english_fixture,  # noqa: F401  (fixture: messages in English)
@@ -21,29 +18,6 @@ from tests.orders.test_workflow_support import (
 from tests.personas import PERSONA_PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def race(*calls):
-    """Run the callables at the same moment in threads; returns their outcomes ("ok" or the error)."""
-    barrier = threading.Barrier(len(calls))
-    outcomes = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait()
-            call()
-            outcomes[index] = "ok"
-        except DomainError as exc:
-            outcomes[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return outcomes
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from qcare.catalog.models import Product
 from qcare.core.forms import BootstrapFormMixin, ControlledChangeMixin, FastSelect
 from qcare.core.forms_mech import SignatureForm
 from qcare.customers.models import Customer
+from qcare.orders import services
 from qcare.orders.choices import (
     REQUIREMENT_ITEMS,
     ConfirmationKind,
@@ -40,29 +41,9 @@ ADD_ROWS = 3
 MAX_LINES = 200
 MAX_SPECIAL_ROWS = 30
 
-HEADER_FIELDS = (
-    "customer_reference",
-    "order_date",
-    "currency",
-    "exchange_rate",
-    "payment_terms",
-    "delivery_address",
-    "is_export",
-    "special_delivery",
-    "notes",
-)
-LINE_FIELDS = (
-    "product",
-    "specification",
-    "quantity",
-    "unit",
-    "unit_price",
-    "requested_date",
-    "delivery_mode",
-    "packaging",
-    "acceptance_criteria",
-    "in_stock",
-)
+#: The header and line fields the order services accept (lines without their number).
+HEADER_FIELDS = services.HEADER_FIELDS
+LINE_FIELDS = tuple(name for name in services.LINE_FIELDS if name != "line_no")
 
 
 class CheckboxList(forms.CheckboxSelectMultiple):

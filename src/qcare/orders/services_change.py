@@ -22,8 +22,7 @@ that creates or applies one, so concurrent requests and approvals cannot both wi
 """
 
 import json
-from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import models, transaction
 from django.db.models import Max
@@ -75,6 +74,7 @@ from qcare.orders.models import (
     ProductionNoticeLine,
     ReviewRoute,
 )
+from qcare.orders.values import as_date, as_decimal
 from qcare.workcalendar.calendar import add_duration
 
 #: The department that re-reviews a change to a special order no reviewing department is
@@ -135,25 +135,6 @@ def _field_max_length(model, name):
     return getattr(model._meta.get_field(name), "max_length", None)
 
 
-def _as_decimal(value):
-    try:
-        number = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError, TypeError):
-        return None
-    return number if number.is_finite() else None
-
-
-def _as_date(value):
-    if value in (None, ""):
-        return None
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        return None
-
-
 def _merge_header(current, given, errors):
     """The current header with the proposed values; unknown names are field errors."""
     header = dict(current)
@@ -174,7 +155,7 @@ def _check_header(header, errors):
     currency = header.get("currency") or ""
     if not isinstance(currency, str) or len(currency.strip()) != 3:
         errors["header.currency"] = [_("Enter a three-letter currency code.")]
-    rate = _as_decimal(header.get("exchange_rate"))
+    rate = as_decimal(header.get("exchange_rate"))
     if rate is None or rate <= 0:
         errors["header.exchange_rate"] = [_("Enter an exchange rate greater than zero.")]
     elif rate >= RATE_LIMIT:
@@ -219,7 +200,7 @@ def _merge_line(index, given, current_lines, errors):
 def _check_line(index, row, current, products, errors):
     """Validate one merged line; computes its amount (quantity × unit price) when either changed."""
     key = f"lines.{index}"
-    quantity, price = _as_decimal(row.get("quantity")), _as_decimal(row.get("unit_price"))
+    quantity, price = as_decimal(row.get("quantity")), as_decimal(row.get("unit_price"))
     product = products.get(normalise("product", row.get("product"))) if row.get("product") else None
     if product is None:
         errors[f"{key}.product"] = [_("Select a valid product.")]
@@ -229,7 +210,7 @@ def _check_line(index, row, current, products, errors):
         row["product"] = product.pk  # an id given as text compares equal to the stored one
     _check_number(errors, f"{key}.quantity", quantity, limit=QUANTITY_LIMIT, places=3, positive=True)
     _check_number(errors, f"{key}.unit_price", price, limit=MONEY_LIMIT, places=2)
-    if row.get("requested_date") not in (None, "") and _as_date(row["requested_date"]) is None:
+    if row.get("requested_date") not in (None, "") and as_date(row["requested_date"]) is None:
         errors[f"{key}.requested_date"] = [_("Enter a valid date.")]
     if row.get("in_stock") not in (None, True, False):
         errors[f"{key}.in_stock"] = [_("Select yes or no.")]
@@ -288,7 +269,7 @@ def _check_against_fulfilment(order, data, errors):
                 )
             continue
         index, row = proposed[line.line_no]
-        quantity = _as_decimal(row["quantity"])
+        quantity = as_decimal(row["quantity"])
         if quantity is not None and quantity < line.shipped_quantity:
             errors[f"lines.{index}.quantity"] = [
                 _("Line %(line)d: the quantity cannot be below the %(shipped)s already shipped.")
@@ -928,7 +909,7 @@ def _write_lines(order, data):
             "in_stock": row["in_stock"],
             "unit_price": Decimal(row["unit_price"]),
             "amount": Decimal(row["amount"]),
-            "requested_date": _as_date(row["requested_date"]),
+            "requested_date": as_date(row["requested_date"]),
             "delivery_mode": row["delivery_mode"] or "",
             "packaging": row["packaging"] or "",
             "acceptance_criteria": row["acceptance_criteria"] or "",

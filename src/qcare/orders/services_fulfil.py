@@ -13,8 +13,7 @@ lines keyed ``lines.<index>.<field>``), one transaction with the actor bound for
 trail, notifications queued in the outbox.
 """
 
-from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -41,6 +40,7 @@ from qcare.orders.models import (
     ShipmentLine,
 )
 from qcare.orders.services_change import open_change_request
+from qcare.orders.values import as_date, as_decimal
 
 PRODUCTION_DEPARTMENT = "production"
 #: States in which a production notice may be issued: approved and not yet fully shipped.
@@ -54,29 +54,6 @@ def _fail(errors):
 
 def _required():
     return [_("This field is required.")]
-
-
-def _decimal(value):
-    """``value`` as a Decimal, or None when it is empty or not a number."""
-    if value in (None, ""):
-        return None
-    try:
-        number = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        return None
-    return number if number.is_finite() else None
-
-
-def _date(value):
-    """A date from a date or an ISO string; None when empty or invalid."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        return None
 
 
 def _locked_order(order):
@@ -115,8 +92,8 @@ def _notice_lines(data, lines, today):
     for index, item in enumerate(data):
         key = f"lines.{index}"
         line = _line_of(item.get("order_line"), lines)
-        quantity = _decimal(item.get("quantity"))
-        planned = _date(item.get("planned_date"))
+        quantity = as_decimal(item.get("quantity"))
+        planned = as_date(item.get("planned_date"))
         if line is None:
             errors[f"{key}.order_line"] = [_("Select a line of this order.")]
         elif line.pk in seen:
@@ -249,13 +226,13 @@ LINE_TEXT_LIMITS = {"lot_number": 60, "serial_number": 80}
 def _shipment_line_errors(index, item, line, shipped_on, errors):
     """Field errors of one shipment line that need no other line; returns the cleaned values."""
     key = f"lines.{index}"
-    values = {"order_line": line, "quantity": _decimal(item.get("quantity"))}
+    values = {"order_line": line, "quantity": as_decimal(item.get("quantity"))}
     for name, limit in LINE_TEXT_LIMITS.items():
         values[name], too_long = _text(item, name, limit)
         if too_long:
             errors[f"{key}.{name}"] = [_("At most %(limit)d characters.") % {"limit": limit}]
     for name in ("production_date", "expiry_date"):
-        values[name] = _date(item.get(name))
+        values[name] = as_date(item.get(name))
         if values[name] is None and item.get(name) not in (None, ""):
             errors[f"{key}.{name}"] = [_("Enter a valid date.")]
     if line is None:
@@ -401,7 +378,7 @@ def _validate_shipment(order, order_lines, raw_shipped_on, lines, header):
     """All checks of :func:`create_shipment`; returns the shipping date and the cleaned lines."""
     errors = {}
     today = timezone.localdate()
-    shipped_on = _date(raw_shipped_on)
+    shipped_on = as_date(raw_shipped_on)
     if raw_shipped_on in (None, ""):
         errors["shipped_on"] = _required()
     elif shipped_on is None:
