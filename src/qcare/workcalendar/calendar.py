@@ -145,7 +145,7 @@ class WorkingHoursCalculator:
     fraction of the cost: the working intervals of the span are listed once with the working
     seconds accumulated before each, so one pair is two binary searches (1.5 µs instead of
     5 µs per pair; a year's review-cycle report makes 300,000 of them, see
-    docs/benchmarks-orders.md). Instants outside the span raise ``ValueError``.
+    docs/benchmarks-orders.md). Instants more than a day outside the span raise ``ValueError``.
     """
 
     def __init__(self, first, last, site=None):
@@ -164,7 +164,9 @@ class WorkingHoursCalculator:
                 self._before.append(total)
                 total += f - b
             day += dt.timedelta(days=1)
-        self._low, self._high = first.timestamp(), last.timestamp()
+        # The table covers the whole local day before ``first`` and after ``last``: accept a day's
+        # margin, so timestamps computed by the database (float rounding) are never refused.
+        self._low, self._high = first.timestamp() - 86400, last.timestamp() + 86400
 
     def _worked_until(self, ts):
         if not self._low <= ts <= self._high:
@@ -176,8 +178,18 @@ class WorkingHoursCalculator:
 
     def hours(self, start, end):
         """Working hours from ``start`` to ``end`` (aware datetimes); 0.0 when end < start."""
-        seconds = self._worked_until(end.timestamp()) - self._worked_until(start.timestamp())
+        return self.hours_between_timestamps(start.timestamp(), end.timestamp())
+
+    def hours_between_timestamps(self, start, end):
+        """The same for POSIX timestamps (e.g. read with :class:`qcare.core.dbfunctions.Epoch`)."""
+        seconds = self._worked_until(end) - self._worked_until(start)
         return max(seconds / 3600, 0.0)
+
+    @classmethod
+    def for_timestamps(cls, timestamps, site=None):
+        """A calculator spanning ``timestamps`` (POSIX seconds; at least one)."""
+        low, high = min(timestamps), max(timestamps)
+        return cls(dt.datetime.fromtimestamp(low, UTC), dt.datetime.fromtimestamp(high, UTC), site)
 
 
 def add_working_days(start, days, site=None):
