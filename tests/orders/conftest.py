@@ -21,6 +21,7 @@ from qcare.catalog.models import Product, ProductCategory
 from qcare.core.context import audit_context
 from qcare.customers.choices import LicenceKind
 from qcare.customers.models import Contact, Licence
+from qcare.customers.search import refresh_search_text
 from tests.customers.conftest import create_customer_row, ensure_reference_data
 
 _codes = itertools.count(1)
@@ -90,6 +91,7 @@ def make_distributor(owner, *, licence_until=None, categories=("07",), **fields)
             valid_until=licence_until or date.today() + timedelta(days=365),
         )
         licence.categories.set(ProductCategory.objects.filter(code__in=categories))
+        refresh_search_text(customer)  # as the customer services do: the search index finds it
     return customer
 
 
@@ -100,7 +102,10 @@ def distributor(sales_clerk):
 
 @pytest.fixture
 def hospital(sales_clerk):
-    return create_customer_row(sales_clerk, type_code="hospital", name="广州市第一人民医院")
+    customer = create_customer_row(sales_clerk, type_code="hospital", name="广州市第一人民医院")
+    with audit_context(actor=sales_clerk):
+        refresh_search_text(customer)
+    return customer
 
 
 @pytest.fixture

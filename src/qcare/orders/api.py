@@ -46,7 +46,6 @@ from qcare.core.errors import NotFound, NotPermitted, PreconditionFailed, StaleV
 from qcare.core.signatures import signatures_for
 from qcare.customers.api import NoNul
 from qcare.customers.models import Customer
-from qcare.customers.search import search_customers
 from qcare.orders import selectors, services, services_change, services_fulfil
 from qcare.orders.choices import (
     EDITABLE_STATUSES,
@@ -1257,14 +1256,7 @@ def shipment_detail(shipment):
 
 # --- orders -----------------------------------------------------------------------------------
 def _search_orders(queryset, term):
-    """Order number, the customer's order/contract number, or the customer (index-backed search)."""
-    term = (term or "").strip()
-    if not term:
-        return queryset
-    customers = search_customers(Customer.objects.all(), term).values("pk")
-    return queryset.filter(
-        Q(number__icontains=term) | Q(customer_reference__icontains=term) | Q(customer_id__in=customers)
-    )
+    return selectors.search_orders(queryset, term)
 
 
 def _filter_orders(queryset, query):

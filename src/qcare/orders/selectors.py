@@ -73,6 +73,21 @@ def trace_lot(user, lot, product=None):
     return _trace_rows(user, condition)
 
 
+def search_orders(queryset, term):
+    """Orders whose number or customer's order/contract number contains ``term``, or whose
+    customer the customer search index finds (the list page and the API search alike)."""
+    from qcare.customers.models import Customer
+    from qcare.customers.search import search_customers
+
+    term = (term or "").strip()
+    if not term:
+        return queryset
+    customers = search_customers(Customer.objects.all(), term).values("pk")
+    return queryset.filter(
+        Q(number__icontains=term) | Q(customer_reference__icontains=term) | Q(customer_id__in=customers)
+    )
+
+
 def count_trace(user, *, lot=None, serial=None, product=None):
     """How many rows :func:`trace_lot` / :func:`trace_serial` return, counted without their joins."""
     lines = ShipmentLine.objects.restrict(user, "view")

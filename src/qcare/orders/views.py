@@ -32,7 +32,7 @@ from qcare.core.errors import Conflict, DomainError, ValidationFailed
 from qcare.core.forms import domain_errors_to_http, run_service
 from qcare.core.listing import ChoiceFilter, Column, DateRangeFilter, Listing
 from qcare.core.models import get_restricted_or_404
-from qcare.orders import authority, review_record, services, services_config
+from qcare.orders import authority, review_record, selectors, services, services_config
 from qcare.orders import forms as f
 from qcare.orders.choices import (
     APPROVED_STATUSES,
@@ -129,18 +129,10 @@ def _page(request, template, context, status=200):
 
 # --- list (R-OR-1) ----------------------------------------------------------------------------
 class OrderListing(Listing):
-    """Search by order number, customer reference or customer name/short name."""
+    """Search by order number, customer reference or customer (the customer search index)."""
 
     def _filtered(self, qs):
-        term = (self.data.get("q") or "").strip()
-        if term:
-            qs = qs.filter(
-                Q(number__icontains=term)
-                | Q(customer_reference__icontains=term)
-                | Q(customer__name__icontains=term)
-                | Q(customer__short_name__icontains=term)
-                | Q(customer__code__iexact=term)
-            )
+        qs = selectors.search_orders(qs, self.data.get("q"))
         return super()._filtered(qs)
 
 
