@@ -611,6 +611,40 @@ def test_R_CU_5_register_property_and_report_damage(sales_clerk):
     assert 'data-testid="incident"' in page and "模具型腔划伤" in page
 
 
+def test_R_CU_2_edits_of_child_records_need_a_reason_keep_input_and_go_back(sales_clerk):
+    """Controlled edits through the screens: refused without a reason (form again, input kept,
+    nothing saved), saved with one and back on the record's tab; a stale version is refused."""
+    customer = create_customer_row(sales_clerk, contacts=[{"name": "甲", "phone": "020-11111111"}])
+    contact = customer.contacts.get()
+    client = web(sales_clerk)
+    url = reverse("customers:contact_edit", args=[contact.pk])
+    posted = {
+        "name": "甲经理",
+        "phone": "020-22222222",
+        "is_primary": "on",
+        "reason": "",
+        "version": contact.version,
+    }
+    response = client.post(url, posted)
+    assert response.status_code == 200 and "甲经理" in response.content.decode()
+    contact.refresh_from_db()
+    assert contact.name == "甲"
+    response = client.post(url, posted | {"reason": "名片更新"})
+    assert response.status_code == 302 and response["Location"] == detail(customer, "contacts")
+    contact.refresh_from_db()
+    assert (contact.name, contact.phone) == ("甲经理", "020-22222222")
+    stale = client.post(url, posted | {"name": "旧", "reason": "重复提交"})
+    assert stale.status_code == 200
+    contact.refresh_from_db()
+    assert contact.name == "甲经理"
+
+    deactivate = reverse("customers:contact_deactivate", args=[contact.pk])
+    response = client.post(deactivate, {"reason": "离职", "version": contact.version})
+    assert response.status_code == 302
+    contact.refresh_from_db()
+    assert contact.is_active is False
+
+
 # --- classification lists (R-CU-1) ---------------------------------------------------------
 def test_R_CU_1_classification_lists_are_configurable(administrator, sales_clerk):
     url = reverse("customers:classifications")

@@ -81,6 +81,24 @@ def _child(request, model, pk, action="change"):
     return get_restricted_or_404(model.objects.select_related("customer"), request.user, action, pk=pk)
 
 
+def _saved(request, form, call, *, success, back):
+    """The shape every child form shares: on a valid POST run ``call(cleaned_data)`` through
+    ``run_service``; when it succeeds flash ``success`` and return the redirect to ``back``
+    (a URL, or a function of the service's result). None means: show the form (again)."""
+    if request.method != "POST" or not form.is_valid():
+        return None
+    ok, result = run_service(form, call, form.cleaned_data)
+    if not ok:
+        return None
+    messages.success(request, success)
+    return redirect(back(result) if callable(back) else back)
+
+
+def _correction(form):
+    """The keyword arguments of a controlled change: the reason and the version the form showed."""
+    return {"reason": form.cleaned_data["reason"], "expected_version": form.cleaned_data.get("version")}
+
+
 def _action(request, pk):
     """A follow-up action the user may close: their own, or one they may change (else 404)."""
     user = request.user
@@ -379,12 +397,14 @@ def _tab_extras(customer, tab):
 def contact_add(request, pk):
     customer = _customer(request, pk, "change")
     form = f.ContactForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        ok, _c = run_service(form, services.add_contact, request.user, customer, data=form.model_data())
-        if ok:
-            messages.success(request, _("The contact was added."))
-            return redirect(_back(customer, "contacts"))
-    return _form_page(request, form, customer=customer, title=_("New contact"), tab="contacts")
+    saved = _saved(
+        request,
+        form,
+        lambda data: services.add_contact(request.user, customer, data=form.model_data()),
+        success=_("The contact was added."),
+        back=_back(customer, "contacts"),
+    )
+    return saved or _form_page(request, form, customer=customer, title=_("New contact"), tab="contacts")
 
 
 @service_view
@@ -396,21 +416,17 @@ def contact_edit(request, pk):
     if not selectors.can_see_personal_data(request.user):
         for name in Contact.personal_fields:  # never send personal data to whom may not see it
             form.fields.pop(name, None)
-    if request.method == "POST" and form.is_valid():
-        ok, _c = run_service(
-            form,
-            services.update_contact,
-            request.user,
-            contact,
-            data=form.model_data(),
-            reason=form.cleaned_data["reason"],
-            expected_version=form.cleaned_data.get("version"),
-        )
-        if ok:
-            messages.success(request, _("Your change was saved."))
-            return redirect(_back(customer, "contacts"))
+    saved = _saved(
+        request,
+        form,
+        lambda data: services.update_contact(
+            request.user, contact, data=form.model_data(), **_correction(form)
+        ),
+        success=_("Your change was saved."),
+        back=_back(customer, "contacts"),
+    )
     title = _("Edit contact %(name)s") % {"name": contact.name}
-    return _form_page(request, form, customer=customer, title=title, tab="contacts")
+    return saved or _form_page(request, form, customer=customer, title=title, tab="contacts")
 
 
 @service_view
@@ -418,36 +434,34 @@ def contact_primary(request, pk):
     """Make this contact the primary one (a change of a controlled record: reason)."""
     contact = _child(request, Contact, pk)
     form = f.ReasonVersionForm(request.POST or None, initial={"version": contact.version})
-    if request.method == "POST" and form.is_valid():
-        ok, _c = run_service(
-            form,
-            services.update_contact,
-            request.user,
-            contact,
-            data={"is_primary": True},
-            reason=form.cleaned_data["reason"],
-            expected_version=form.cleaned_data.get("version"),
-        )
-        if ok:
-            messages.success(request, _("%(name)s is now the primary contact.") % {"name": contact.name})
-            return redirect(_back(contact.customer, "contacts"))
+    saved = _saved(
+        request,
+        form,
+        lambda data: services.update_contact(
+            request.user, contact, data={"is_primary": True}, **_correction(form)
+        ),
+        success=_("%(name)s is now the primary contact.") % {"name": contact.name},
+        back=_back(contact.customer, "contacts"),
+    )
     title = _("Make %(name)s the primary contact") % {"name": contact.name}
-    return _form_page(request, form, customer=contact.customer, title=title, tab="contacts")
+    return saved or _form_page(request, form, customer=contact.customer, title=title, tab="contacts")
 
 
 @service_view
 def contact_deactivate(request, pk):
     contact = _child(request, Contact, pk)
     form = f.ReasonVersionForm(request.POST or None, initial={"version": contact.version})
-    if request.method == "POST" and form.is_valid():
-        ok, _c = run_service(
-            form, services.deactivate_contact, request.user, contact, reason=form.cleaned_data["reason"]
-        )
-        if ok:
-            messages.success(request, _("The contact was deactivated."))
-            return redirect(_back(contact.customer, "contacts"))
+    saved = _saved(
+        request,
+        form,
+        lambda data: services.deactivate_contact(request.user, contact, reason=data["reason"]),
+        success=_("The contact was deactivated."),
+        back=_back(contact.customer, "contacts"),
+    )
     title = _("Deactivate contact %(name)s") % {"name": contact.name}
-    return _form_page(request, form, customer=contact.customer, title=title, tab="contacts", danger=True)
+    return saved or _form_page(
+        request, form, customer=contact.customer, title=title, tab="contacts", danger=True
+    )
 
 
 # --- licences ------------------------------------------------------------------------------
@@ -455,19 +469,16 @@ def contact_deactivate(request, pk):
 def licence_add(request, pk):
     customer = _customer(request, pk, "change")
     form = f.LicenceForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        ok, licence = run_service(
-            form,
-            services.add_licence,
-            request.user,
-            customer,
-            data=form.model_data(),
-            categories=list(form.cleaned_data["categories"]),
-        )
-        if ok:
-            messages.success(request, _("The licence was added. Upload the scanned copy below."))
-            return redirect("customers:licence", pk=licence.pk)
-    return _form_page(request, form, customer=customer, title=_("New licence"), tab="licences")
+    saved = _saved(
+        request,
+        form,
+        lambda data: services.add_licence(
+            request.user, customer, data=form.model_data(), categories=list(data["categories"])
+        ),
+        success=_("The licence was added. Upload the scanned copy below."),
+        back=lambda licence: reverse("customers:licence", kwargs={"pk": licence.pk}),
+    )
+    return saved or _form_page(request, form, customer=customer, title=_("New licence"), tab="licences")
 
 
 @service_view
@@ -495,22 +506,21 @@ def licence_edit(request, pk):
         "categories": list(licence.categories.all()),
     }
     form = f.LicenceEditForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        ok, _l = run_service(
-            form,
-            services.update_licence,
+    saved = _saved(
+        request,
+        form,
+        lambda data: services.update_licence(
             request.user,
             licence,
             data=form.model_data(),
-            reason=form.cleaned_data["reason"],
-            categories=list(form.cleaned_data["categories"]),
-            expected_version=form.cleaned_data.get("version"),
-        )
-        if ok:
-            messages.success(request, _("Your change was saved."))
-            return redirect("customers:licence", pk=licence.pk)
+            categories=list(data["categories"]),
+            **_correction(form),
+        ),
+        success=_("Your change was saved."),
+        back=reverse("customers:licence", kwargs={"pk": licence.pk}),
+    )
     title = _("Edit licence %(number)s") % {"number": licence.number}
-    return _form_page(request, form, customer=licence.customer, title=title, tab="licences")
+    return saved or _form_page(request, form, customer=licence.customer, title=title, tab="licences")
 
 
 # --- communication log and follow-up actions -----------------------------------------------
@@ -637,12 +647,16 @@ def action_cancel(request, pk):
 def property_add(request, pk):
     customer = _customer(request, pk, "change")
     form = f.PropertyForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        ok, _p = run_service(form, services.register_property, request.user, customer, data=form.model_data())
-        if ok:
-            messages.success(request, _("The customer property was registered."))
-            return redirect(_back(customer, "property"))
-    return _form_page(request, form, customer=customer, title=_("Register customer property"), tab="property")
+    saved = _saved(
+        request,
+        form,
+        lambda data: services.register_property(request.user, customer, data=form.model_data()),
+        success=_("The customer property was registered."),
+        back=_back(customer, "property"),
+    )
+    return saved or _form_page(
+        request, form, customer=customer, title=_("Register customer property"), tab="property"
+    )
 
 
 @service_view
@@ -650,21 +664,17 @@ def property_edit(request, pk):
     prop = _child(request, CustomerProperty, pk)
     initial = {name: getattr(prop, name) for name in f.PROPERTY_FIELDS} | {"version": prop.version}
     form = f.PropertyEditForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        ok, _p = run_service(
-            form,
-            services.update_property,
-            request.user,
-            prop,
-            data=form.model_data(),
-            reason=form.cleaned_data["reason"],
-            expected_version=form.cleaned_data.get("version"),
-        )
-        if ok:
-            messages.success(request, _("Your change was saved."))
-            return redirect(_back(prop.customer, "property"))
+    saved = _saved(
+        request,
+        form,
+        lambda data: services.update_property(
+            request.user, prop, data=form.model_data(), **_correction(form)
+        ),
+        success=_("Your change was saved."),
+        back=_back(prop.customer, "property"),
+    )
     title = _("Edit %(name)s") % {"name": prop.name}
-    return _form_page(request, form, customer=prop.customer, title=title, tab="property")
+    return saved or _form_page(request, form, customer=prop.customer, title=title, tab="property")
 
 
 @service_view
@@ -674,20 +684,17 @@ def property_incident(request, pk):
     form = f.IncidentForm(
         request.POST or None, customer=prop.customer, initial={"occurred_on": timezone.localdate()}
     )
-    if request.method == "POST" and form.is_valid():
-        ok, _i = run_service(
-            form,
-            services.report_property_incident,
-            request.user,
-            prop,
-            notify_contact=form.cleaned_data.get("notify_contact"),
-            **form.model_data(),
-        )
-        if ok:
-            messages.success(request, _("The report was recorded and the customer notified."))
-            return redirect(_back(prop.customer, "property"))
+    saved = _saved(
+        request,
+        form,
+        lambda data: services.report_property_incident(
+            request.user, prop, notify_contact=data.get("notify_contact"), **form.model_data()
+        ),
+        success=_("The report was recorded and the customer notified."),
+        back=_back(prop.customer, "property"),
+    )
     title = _("Report loss, damage or unsuitability: %(name)s") % {"name": prop.name}
-    return _form_page(request, form, customer=prop.customer, title=title, tab="property")
+    return saved or _form_page(request, form, customer=prop.customer, title=title, tab="property")
 
 
 # --- classification lists ------------------------------------------------------------------
