@@ -12,12 +12,9 @@ class OrdersConfig(AppConfig):
         from qcare.orders import permissions, policies  # noqa: F401  (registers policy keys)
 
         permissions.register()
-        try:
-            from qcare.orders.views import register_ui
-        except ImportError:  # screens not installed yet
-            register_ui = None
-        if register_ui is not None:
-            register_ui()
+        from qcare.orders.views import register_ui
+
+        register_ui()
         post_migrate.connect(_seed, sender=self, dispatch_uid="qcare.orders.seed")
 
 

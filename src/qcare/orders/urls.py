@@ -1,12 +1,12 @@
 """URLs of orders and contract review (mounted at /orders/).
 
 The screens of views.py are here; the after-approval screens (change requests, production
-notices, shipments, versions, the review record PDF) come from ``urls_after`` when installed.
+notices, shipments, versions, the review record PDF) are in ``urls_after``.
 """
 
 from django.urls import path
 
-from qcare.orders import views
+from qcare.orders import urls_after, views
 
 app_name = "orders"
 
@@ -34,10 +34,5 @@ urlpatterns = [
     path("config/rules/<int:pk>/", views.rule_edit, name="rule_edit"),
 ]
 
-try:  # the after-approval screens (helper ui-b); the order screens work without them
-    from qcare.orders import urls_after
-except ModuleNotFoundError as error:  # not written yet (or a module it needs is missing)
-    if not (error.name or "").startswith("qcare.orders."):
-        raise
-else:
-    urlpatterns += urls_after.urlpatterns
+# The after-approval screens (change requests, notices, shipments, records, trace, metrics).
+urlpatterns += urls_after.urlpatterns

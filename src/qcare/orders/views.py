@@ -8,7 +8,7 @@ fetched through ``restrict(user, action)``: an order outside the user's scope is
 Every page works without JavaScript; each action has its own page (GET) that the order page
 embeds as a form, so a refused POST re-renders that page with the user's input intact.
 After-approval screens (changes, notices, shipments, versions, review record PDF) are in
-``views_after``; links to them go through ``{% safe_url %}`` so a missing one never breaks a page.
+``views_after``.
 """
 
 from django.contrib import messages
@@ -17,7 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.forms.utils import ErrorDict
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -32,7 +32,7 @@ from qcare.core.errors import Conflict, DomainError, ValidationFailed
 from qcare.core.forms import domain_errors_to_http, run_service
 from qcare.core.listing import ChoiceFilter, Column, DateRangeFilter, Listing
 from qcare.core.models import get_restricted_or_404
-from qcare.orders import authority, review_record, selectors, services, services_config
+from qcare.orders import authority, review_record, selectors, services, services_config, views_after
 from qcare.orders import forms as f
 from qcare.orders.choices import (
     APPROVED_STATUSES,
@@ -101,14 +101,6 @@ def _allowed(user, order, action):
 
 def _detail_url(order, anchor=""):
     return reverse("orders:detail", args=[order.pk]) + (f"#{anchor}" if anchor else "")
-
-
-def optional_url(name, *args):
-    """``reverse()`` or None: links to screens of other helpers that may not exist yet."""
-    try:
-        return reverse(name, args=args)
-    except NoReverseMatch:
-        return None
 
 
 def _quiet(*forms_or_formsets):
@@ -677,9 +669,7 @@ def _review(request, pk):
 
 def _after_review_url(review):
     if review.change_request_id:
-        url = optional_url("orders:change_detail", review.change_request_id)
-        if url:
-            return url
+        return reverse("orders:change_detail", args=[review.change_request_id])
     return _detail_url(review.order, "reviews")
 
 
@@ -696,7 +686,7 @@ def _review_page(request, review, sign_form=None, question_form=None, status=200
         "sign_form": sign_form or f.ReviewSignForm(prefix=f"r{review.pk}", require_username=needs_username),
         "question_form": question_form or f.QuestionForm(prefix=f"q{review.pk}"),
         "diff": review_record.diff_rows(review.change_request.diff) if review.change_request_id else None,
-        "change_url": optional_url("orders:change_detail", review.change_request_id)
+        "change_url": reverse("orders:change_detail", args=[review.change_request_id])
         if review.change_request_id
         else None,
         "open_questions": order.questions.filter(status=QuestionStatus.OPEN, department=review.department),
@@ -1090,7 +1080,7 @@ def changes_to_acknowledge(user):
     return [
         {
             "title": f"{ack.change_request.number} · {_order_title(ack.order)}",
-            "url": optional_url("orders:change_detail", ack.change_request_id) or _detail_url(ack.order),
+            "url": reverse("orders:change_detail", args=[ack.change_request_id]),
             "due_at": ack.due_at,
             "overdue": ack.due_at is not None and ack.due_at < now,
             "kind": "orders.acknowledgements",
@@ -1140,14 +1130,6 @@ def register_ui():
         "orders.acknowledgements", gettext_lazy("Order changes to acknowledge"), changes_to_acknowledge
     )
     ui.tasks.register("orders.overdue", gettext_lazy("Overdue order reviews"), overdue_reviews)
-    try:  # the after-approval screens (helper ui-b) add production's notices to acknowledge
-        from qcare.orders import views_after
-    except ModuleNotFoundError as error:
-        if not (error.name or "").startswith("qcare.orders."):
-            raise
-    else:
-        ui.tasks.register(
-            "orders.notices",
-            gettext_lazy("Production notices to acknowledge"),
-            views_after.my_production_notices,
-        )
+    ui.tasks.register(
+        "orders.notices", gettext_lazy("Production notices to acknowledge"), views_after.my_production_notices
+    )
