@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "qcare.catalog",
     "qcare.customers",
     "qcare.orders",
+    "qcare.complaints",
     "qcare.api",
     # Last, so that QCare's own translations and templates take precedence over the admin's.
     "django.contrib.admin",

@@ -82,7 +82,7 @@ def test_P7_superuser_inactive_and_wildcard(records, sales_clerk, administrator)
     # administrator holds "sample.*": every sample action, in every scope.
     assert RolePermission.objects.filter(role__code="administrator", permission="sample.*").exists()
     assert scope_for(administrator, "sample.approve") == Scope.ALL
-    assert not has_perm(administrator, "complaints.view")  # a module it holds no grant of
+    assert not has_perm(administrator, "penalties.view")  # a module it holds no grant of (R-CO-8)
     sales_clerk.is_active = False
     assert scope_for(sales_clerk, "sample.view") is None
     assert _visible(sales_clerk) == set()

@@ -47,6 +47,7 @@ ROLES = [
     ("auditor", "审核员（只读）", "Auditor (read-only)", "内部或外部审核员，只读，账户有时限。"),
     ("administrator", "系统管理员", "Administrator", "管理用户、角色和系统设置。"),
     ("portal_customer", "门户客户", "Portal customer", "顾客在客户门户中的用户。"),
+    ("penalty_officer", "考核专员", "Penalty officer", "记录和查看投诉责任考核（警告、记过、扣奖金）。"),
 ]
 
 OWN, DEPT, ALL = Scope.OWN, Scope.DEPARTMENT, Scope.ALL
@@ -168,6 +169,81 @@ for _role in ("gm", "deputy_gm"):
     )
 for _role in ("auditor", "management_rep", "quality_engineer", "records_officer"):
     DEFAULT_GRANTS.setdefault(_role, {})["orders.view"] = ALL
+
+
+# Feedback and complaints (issue 5). Anyone inside the company logs feedback and registers
+# complaints (R-CO-1: "any department"); quality investigates and closes; departments add
+# findings to the complaints they were asked about; the sales manager, deputy GM and GM approve
+# dispositions within their loss band; warehouse receives returns, quality inspects, finance
+# posts; the management representative issues advisory notices. Penalties: only the dedicated
+# penalty officer role (R-CO-8).
+_INTERNAL = [code for code, *_rest in ROLES if code not in ("portal_customer", "administrator", "auditor")]
+for _role in _INTERNAL:
+    DEFAULT_GRANTS.setdefault(_role, {}).update(
+        {"feedback.view": OWN, "feedback.add": OWN, "complaints.view": OWN, "complaints.add": OWN}
+    )
+for _module in ("feedback", "complaints", "capa", "returns", "notices"):
+    DEFAULT_GRANTS["administrator"][f"{_module}.*"] = ALL
+for _role in ("auditor", "records_officer", "gm", "deputy_gm", "management_rep"):
+    DEFAULT_GRANTS[_role].update(
+        {f"{m}.view": ALL for m in ("feedback", "complaints", "capa", "returns", "notices")}
+        | {"complaints.report": ALL}
+    )
+DEFAULT_GRANTS["sales_clerk"].update(
+    {
+        "feedback.change": OWN,
+        "complaints.change": OWN,
+        "capa.view": OWN,
+        "returns.view": OWN,
+        "notices.view": ALL,
+    }
+)
+DEFAULT_GRANTS["sales_manager"].update(
+    {f"feedback.{a}": DEPT for a in ("view", "add", "change")}
+    | {f"complaints.{a}": DEPT for a in ("view", "add", "change", "approve", "report", "export")}
+    | {"capa.view": DEPT, "returns.view": DEPT, "returns.add": DEPT, "notices.view": ALL}
+)
+DEFAULT_GRANTS["quality_engineer"].update(
+    {f"feedback.{a}": ALL for a in ("view", "add", "change")}
+    | {
+        f"complaints.{a}": ALL
+        for a in ("view", "add", "change", "triage", "investigate", "close", "report", "export")
+    }
+    | {f"capa.{a}": ALL for a in ("view", "add", "change", "verify")}
+    | {"returns.view": ALL, "returns.add": ALL, "returns.inspect": ALL}
+    | {"notices.view": ALL, "notices.add": ALL, "notices.track": ALL}
+)
+DEFAULT_GRANTS["reviewer_quality"].update(
+    {
+        "complaints.view": DEPT,
+        "complaints.investigate": DEPT,
+        "capa.view": DEPT,
+        "capa.change": DEPT,
+        "returns.view": ALL,
+        "returns.inspect": ALL,
+    }
+)
+for _role in ("reviewer_production", "reviewer_purchasing", "reviewer_rnd"):
+    DEFAULT_GRANTS[_role].update(
+        {"complaints.view": DEPT, "complaints.investigate": DEPT, "capa.view": DEPT, "capa.change": DEPT}
+    )
+DEFAULT_GRANTS["reviewer_warehouse"].update(
+    {"complaints.view": DEPT, "returns.view": ALL, "returns.receive": ALL, "notices.view": ALL}
+)
+DEFAULT_GRANTS["reviewer_finance"].update(
+    {"complaints.view": DEPT, "returns.view": ALL, "returns.post": ALL, "returns.export": ALL}
+)
+for _role in ("gm", "deputy_gm"):
+    DEFAULT_GRANTS[_role].update({"complaints.approve": ALL, "complaints.export": ALL})
+DEFAULT_GRANTS["management_rep"].update(
+    {"complaints.close": ALL, "complaints.export": ALL, "capa.add": ALL, "capa.verify": ALL}
+    | {f"notices.{a}": ALL for a in ("add", "issue", "track")}
+)
+DEFAULT_GRANTS["service_supervisor"].update(
+    {"complaints.view": DEPT, "feedback.view": DEPT, "feedback.change": DEPT}
+)
+DEFAULT_GRANTS["penalty_officer"] = {"penalties.view": ALL, "penalties.change": ALL, "complaints.view": ALL}
+DEFAULT_GRANTS["portal_customer"].update({"feedback.view": OWN, "complaints.view": OWN, "notices.view": OWN})
 
 
 def _seed_departments(Department):

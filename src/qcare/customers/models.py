@@ -154,6 +154,14 @@ class Customer(CustomerScoped, VersionedModel):
     preferred_channel = models.CharField(
         _("preferred channel"), max_length=20, choices=Channel.choices, default=Channel.EMAIL
     )
+    over_delivery_tolerance = models.DecimalField(
+        _("over-delivery tolerance (%)"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("Agreed quantity tolerance for deliveries and returns; empty: the company default."),
+    )
     notes = models.TextField(_("notes"), blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     anonymised_at = models.DateTimeField(_("anonymised at"), null=True, blank=True, editable=False)
