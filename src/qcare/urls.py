@@ -20,6 +20,7 @@ urlpatterns = [
     path("customers/", include("qcare.customers.urls")),
     path("catalog/", include("qcare.catalog.urls")),
     path("orders/", include("qcare.orders.urls")),
+    path("complaints/", include("qcare.complaints.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/", api.urls),
     path("django-admin/", admin.site.urls),

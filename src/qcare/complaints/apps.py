@@ -11,8 +11,12 @@ class ComplaintsConfig(AppConfig):
         from qcare.complaints import permissions, policies  # noqa: F401  (registers policy keys)
 
         permissions.register()
-        try:
-            from qcare.complaints.views import register_ui
-        except ImportError:  # screens not written yet (parallel work); removed before landing
-            return
+        from django.db.models.signals import post_migrate
+
+        from qcare.complaints import search
+
+        # SQLite rebuilds complaints_complaint on most ALTERs, dropping the FTS triggers (decision 1050).
+        post_migrate.connect(search.ensure_index, sender=self, dispatch_uid="qcare.complaints.search_index")
+        from qcare.complaints.views import register_ui
+
         register_ui()

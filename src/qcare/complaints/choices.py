@@ -6,6 +6,7 @@ The Chinese labels in the .po files use the seeds' terms (顾客信息反馈单,
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 # --- feedback (R-CO-1) --------------------------------------------------------------------
@@ -308,7 +309,7 @@ class NoticeKind(models.TextChoices):
 
 class NoticeStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
-    ISSUED = "issued", _("Issued")
+    ISSUED = "issued", pgettext_lazy("notice status", "Issued")
     CLOSED = "closed", _("Closed")
     CANCELLED = "cancelled", _("Cancelled")
 

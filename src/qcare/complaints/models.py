@@ -148,6 +148,9 @@ class Feedback(VersionedModel):
         _("answered by (channel)"), max_length=20, choices=ReplyChannel.choices, blank=True
     )
     answer = models.TextField(_("answer"), blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    closed_by = _user_fk(_("closed by"))
+    close_reason = models.TextField(_("reason for closing"), blank=True)
     converted_to = models.CharField(_("converted to"), max_length=20, choices=ConvertedTo.choices, blank=True)
     converted_to_id = models.PositiveBigIntegerField(
         _("converted to record"), null=True, blank=True, editable=False
@@ -711,6 +714,9 @@ class Capa(VersionedModel):
             "problem": self.problem,
             "containment": self.containment,
             "root_cause": self.root_cause,
+            "cause_category": self.cause_category,
+            "why_analysis": self.why_analysis,
+            "fishbone": self.fishbone,
             "actions": [
                 [a.description, a.owner_id, str(a.due_on), a.status, a.result]
                 for a in self.actions.order_by("pk")
@@ -759,6 +765,7 @@ class CapaAction(VersionedModel):
         ordering = ["due_on", "id"]
         indexes = [
             models.Index(fields=["status", "remind_at"], name="capa_action_remind"),
+            models.Index(fields=["status", "escalate_at"], name="capa_action_escalate"),
             models.Index(fields=["owner", "status", "due_on"], name="capa_action_owner"),
         ]
 

@@ -105,7 +105,7 @@ LIST_ANNOTATIONS = (
 )
 #: What a technician (customers.view_service) may see of a customer.
 SERVICE_FIELDS = ("id", "code", "name", "short_name", "region", "address", "country", "preferred_language")
-DETAIL_FIELDS = LIST_FIELDS + ("address", "payment_terms", "credit_notes", "notes")
+DETAIL_FIELDS = LIST_FIELDS + ("address", "payment_terms", "credit_notes", "over_delivery_tolerance", "notes")
 
 
 class CustomerOut(Schema):
@@ -215,6 +215,9 @@ class CustomerDetail(CustomerOut):
     address: str
     payment_terms: str
     credit_notes: str
+    over_delivery_tolerance: Decimal | None = Field(
+        description="agreed quantity tolerance in percent for deliveries and returns; null: the company default"
+    )
     notes: str
     customer_type_name: str
     owner_name: str
@@ -329,6 +332,8 @@ class NoNul(Schema):
 
 
 Quantity = money_input(12, 2)
+#: Percent with two decimals (the service accepts 0–100).
+Tolerance = money_input(5, 2)
 
 
 class ContactIn(NoNul, ClientInput):
@@ -378,6 +383,9 @@ class CustomerCreate(NoNul, ClientInput):
     value_class: RecordId | None = None
     preferred_language: Language = Language.ZH_HANS
     preferred_channel: Channel = Channel.EMAIL
+    over_delivery_tolerance: Tolerance | None = Field(
+        None, description="percent, 0–100, for deliveries and returns; null: the company default"
+    )
     notes: str = ""
     contacts: list[ContactIn] = Field([], max_length=50, description="created with the customer")
 
@@ -399,6 +407,9 @@ class CustomerUpdate(NoNul, ControlledUpdate):
     value_class: RecordId | None = None
     preferred_language: Language = None
     preferred_channel: Channel = None
+    over_delivery_tolerance: Tolerance | None = Field(
+        None, description="percent, 0–100; null: the company default"
+    )
     notes: str = None
 
 

@@ -7,6 +7,7 @@ come from the models (``fields_for_model``), so the UI and the model speak one l
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.forms.models import fields_for_model
 from django.utils.translation import gettext_lazy as _
 
@@ -107,6 +108,10 @@ class CustomerForm(ModelFieldsForm):
         ):
             self.fields[name].queryset = Classification.objects.filter(kind=kind, is_active=True)
         self.fields["tax_id"].required = False
+        # Percent (returns and deliveries, R-CO-7): 0–100; empty means the company default.
+        tolerance = self.fields["over_delivery_tolerance"]
+        tolerance.validators += [MinValueValidator(0), MaxValueValidator(100)]
+        tolerance.widget.attrs.update(min="0", max="100", step="0.01")
 
 
 class CustomerCreateForm(CustomerForm):

@@ -10,6 +10,7 @@ changed, and returns the record.
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -69,6 +70,7 @@ CUSTOMER_FIELDS = (
     "value_class",
     "preferred_language",
     "preferred_channel",
+    "over_delivery_tolerance",
     "notes",
 )
 CONTACT_FIELDS = (
@@ -227,6 +229,27 @@ def _clean_customer(values, errors, *, instance=None):
         errors["preferred_language"] = [_("Select a valid choice.")]
     if values.get("preferred_channel", Channel.EMAIL) not in Channel.values:
         errors["preferred_channel"] = [_("Select a valid choice.")]
+    _clean_tolerance(values, errors)
+
+
+def _clean_tolerance(values, errors):
+    """The agreed over-delivery tolerance in percent (0–100, two decimals); empty: company default."""
+    raw = values.get("over_delivery_tolerance")
+    if raw in (None, ""):
+        values["over_delivery_tolerance"] = None
+        return
+    try:
+        value = Decimal(str(raw).strip())
+    except (InvalidOperation, ValueError):
+        value = None
+    if value is None or not value.is_finite():
+        errors["over_delivery_tolerance"] = [_("Enter a number.")]
+    elif value.as_tuple().exponent < -2:
+        errors["over_delivery_tolerance"] = [_("Enter at most %(places)s decimal places.") % {"places": 2}]
+    elif not 0 <= value <= 100:
+        errors["over_delivery_tolerance"] = [_("Enter a percentage between 0 and 100.")]
+    else:
+        values["over_delivery_tolerance"] = value
 
 
 def _tax_id_taken():
