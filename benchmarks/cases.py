@@ -21,6 +21,7 @@ DEFAULT_SIZES = {
     "customers": 20_000,
     "customers_import": 20_000,
     "orders": 200_000,
+    "complaints": 1_000_000,
 }
 PAGE_SIZE = 50
 WEB_WORKERS = 2  # gunicorn sync workers of the load test (DESIGN: 2 on 2 cores)
@@ -271,5 +272,12 @@ def customers_import(size, args):
 def orders(size, args):
     """Orders (issue 4): order list, lot trace, review-cycle report — see benchmarks/orders.py."""
     from benchmarks.orders import orders as run
+
+    return run(size, args)
+
+
+def complaints(size, args):
+    """Complaints (issue 5): list with search, deadline scan, statistics, recall reach — see benchmarks/complaints.py."""
+    from benchmarks.complaints import complaints as run
 
     return run(size, args)

@@ -26,6 +26,7 @@ NAMES = (
     "customers",
     "customers_import",
     "orders",
+    "complaints",
 )
 
 

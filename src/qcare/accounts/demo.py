@@ -109,3 +109,7 @@ def _create_demo_records(password):
         from qcare.orders.demo import load_demo
 
         load_demo(password=password)
+    if apps.is_installed("qcare.complaints"):
+        from qcare.complaints.demo import load_demo as load_complaints_demo
+
+        load_complaints_demo(password=password)

@@ -187,8 +187,10 @@ for _module in ("feedback", "complaints", "capa", "returns", "notices"):
 for _role in ("auditor", "records_officer", "gm", "deputy_gm", "management_rep"):
     DEFAULT_GRANTS[_role].update(
         {f"{m}.view": ALL for m in ("feedback", "complaints", "capa", "returns", "notices")}
-        | {"complaints.report": ALL}
     )
+# Statistics are management information; the auditor role holds view permissions only.
+for _role in ("gm", "deputy_gm", "management_rep"):
+    DEFAULT_GRANTS[_role]["complaints.report"] = ALL
 DEFAULT_GRANTS["sales_clerk"].update(
     {
         "feedback.change": OWN,

@@ -19,8 +19,9 @@ Never twice (DESIGN rule 3): every stage has a stored time column and a "sent" c
 selects the rows whose time has come and *claims* each one with a conditional UPDATE
 (``… SET sent = now WHERE sent IS NULL AND met_at IS NULL``) in the same transaction as its
 notices. Of two workers that see the same row exactly one claims it; the dedupe key of each
-notice is a second guard. Scans read an index (``ksd_open_<stage>`` = (met_at, time) on the
-deadlines, (status, remind_at/escalate_at) on feedback and CAPA actions) in batches of
+notice is a second guard. Scans read an index (on deadlines the partial ``ksd_<stage>_pending``:
+the stage time of unsent stages of open deadlines; (status, remind_at/escalate_at) on feedback
+and CAPA actions) in batches of
 :data:`BATCH` rows, with a keyset cursor so a row that failed is not read again in this run.
 
 Who is told (simple rules, documented for the administrator):
@@ -157,19 +158,27 @@ def _batches(queryset, time_field):
     (its notice failed) is left for the next run instead of being retried forever now.
     """
     queryset = queryset.order_by(time_field, "pk")
+    model = queryset.model
     last = None
     while True:
         page = queryset
         if last is not None:
             moment, pk = last
+            # The lower bound lets the index range start at the cursor, not at the beginning.
             page = page.filter(Q(**{f"{time_field}__gt": moment}) | Q(**{time_field: moment, "pk__gt": pk}))
-        rows = list(page[:BATCH])
-        if not rows:
+            page = page.filter(**{f"{time_field}__gte": moment})
+        # Keys first (the sort and LIMIT on the deadline table alone), then those rows with their
+        # joins: sorting all due rows after the joins cost ~300 ms per batch at 1M complaints.
+        keys = list(page.values_list(time_field, "pk")[:BATCH])
+        if not keys:
             return
-        yield from rows
-        if len(rows) < BATCH:
+        rows = model._default_manager.filter(pk__in=[pk for _t, pk in keys])
+        rows.query.select_related = queryset.query.select_related
+        loaded = rows.in_bulk([pk for _t, pk in keys])
+        yield from (loaded[pk] for _t, pk in keys if pk in loaded)
+        if len(keys) < BATCH:
             return
-        last = (getattr(rows[-1], time_field), rows[-1].pk)
+        last = keys[-1]
 
 
 def _claim(model, pk, sent_field, now, **still):
@@ -194,7 +203,7 @@ def _notify(recipients, template, context, dedupe_key, obj):
 # --- complaint deadlines (R-CO-4) ---------------------------------------------------------------
 def due_deadlines(stage, now):
     """Open deadlines whose ``stage`` time has come and that were not claimed for it yet
-    (the index ``ksd_open_<stage>`` = (met_at, time) serves the scan)."""
+    (the partial index ``ksd_<stage>_pending`` serves the scan)."""
     return (
         ComplaintDeadline.objects.filter(
             met_at__isnull=True,

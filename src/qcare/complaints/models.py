@@ -501,10 +501,27 @@ class ComplaintDeadline(ComplaintScoped, QModel):
         ordering = ["due_at", "id"]
         constraints = [models.UniqueConstraint(fields=["complaint", "kind"], name="uniq_complaint_deadline")]
         indexes = [
-            models.Index(fields=["met_at", "warn_at"], name="ksd_open_warn"),
-            models.Index(fields=["met_at", "due_at"], name="ksd_open_due"),
-            models.Index(fields=["met_at", "escalate_at"], name="ksd_open_escalate"),
-            models.Index(fields=["met_at", "escalate2_at"], name="ksd_open_escalate2"),
+            # Partial: only the stages still to send, so the idle scan reads nothing (decision 5000).
+            models.Index(
+                fields=["warn_at"],
+                name="ksd_warn_pending",
+                condition=models.Q(met_at__isnull=True, warned_at__isnull=True),
+            ),
+            models.Index(
+                fields=["due_at"],
+                name="ksd_due_pending",
+                condition=models.Q(met_at__isnull=True, reminded_at__isnull=True),
+            ),
+            models.Index(
+                fields=["escalate_at"],
+                name="ksd_esc_pending",
+                condition=models.Q(met_at__isnull=True, escalated_at__isnull=True),
+            ),
+            models.Index(
+                fields=["escalate2_at"],
+                name="ksd_esc2_pending",
+                condition=models.Q(met_at__isnull=True, escalated2_at__isnull=True),
+            ),
         ]
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from django import forms
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -32,6 +32,37 @@ from qcare.core.forms import BootstrapFormMixin, FastSelect
 
 PAGE_SIZES = (25, 50, 100)
 TARGET_ID = "qc-listing"
+
+
+class KeysFirstPaginator(Paginator):
+    """Pages a queryset with joins in two steps: the page's primary keys (filters, sort and LIMIT
+    on the main table only), then those rows with their ``select_related`` joins.
+
+    Slicing a ``select_related`` queryset makes the database join every matching row before
+    ORDER BY … LIMIT; at 1M complaints one page of open complaints took 13.5 s on SQLite, the
+    two steps 37 ms (docs/benchmarks-complaints.md). Querysets with annotations or DISTINCT
+    (whose page cannot be rebuilt from keys alone) are paged as usual.
+    """
+
+    def page(self, number):
+        qs = self.object_list
+        if not (
+            isinstance(qs, QuerySet)
+            and qs.query.select_related
+            and not qs.query.annotations
+            and not qs.query.distinct
+        ):
+            return super().page(number)
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        keys = list(qs.values_list("pk", flat=True)[bottom:top])
+        rows = qs.model._default_manager.filter(pk__in=keys)
+        rows.query.select_related = qs.query.select_related
+        rows = rows.prefetch_related(*qs._prefetch_related_lookups).in_bulk(keys)
+        return self._get_page([rows[key] for key in keys if key in rows], number, self)
 
 
 @dataclass
@@ -196,7 +227,7 @@ class Listing:
 
     def _paginate(self, qs):
         size = self.data.get("page_size") or self.page_sizes[0]
-        return Paginator(qs, size).get_page(self.request.GET.get("page"))
+        return KeysFirstPaginator(qs, size).get_page(self.request.GET.get("page"))
 
     @property
     def count(self):

@@ -17,7 +17,6 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from django.db.models import F, Q
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Schema
 
@@ -31,6 +30,15 @@ from qcare.api.crud import (
     json_response,
     row_of,
 )
+from qcare.api.helpers import action_version as _action_version
+from qcare.api.helpers import created as _created
+from qcare.api.helpers import describe as _describe
+from qcare.api.helpers import invalid as _invalid
+from qcare.api.helpers import page as _page
+from qcare.api.helpers import signature_row as _signature_row
+from qcare.api.helpers import signatures as _signatures
+from qcare.api.helpers import user_name as _name
+from qcare.api.helpers import versioned_call as _versioned_call
 from qcare.api.schemas import (
     MAX_ID,
     ClientInput,
@@ -42,8 +50,7 @@ from qcare.api.schemas import (
     money_input,
 )
 from qcare.catalog.models import Product
-from qcare.core.errors import NotFound, NotPermitted, PreconditionFailed, StaleVersion, ValidationFailed
-from qcare.core.signatures import signatures_for
+from qcare.core.errors import NotFound, NotPermitted, ValidationFailed
 from qcare.customers.api import NoNul
 from qcare.customers.models import Customer
 from qcare.orders import selectors, services, services_change, services_fulfil
@@ -823,53 +830,6 @@ class ReviewRouteListQuery(ListQuery):
 
 
 # --- helpers --------------------------------------------------------------------------------
-def _describe(resource, texts):
-    """Summary and description of the operations :class:`~qcare.api.crud.Resource` generates
-    (list, retrieve, history), keyed by operation id: every operation is documented."""
-    for path_view in resource.router.path_operations.values():
-        for operation in path_view.operations:
-            if operation.operation_id in texts:
-                operation.summary, operation.description = texts[operation.operation_id]
-
-
-def _invalid(field, message):
-    return ValidationFailed(_("Please correct the errors below."), errors={field: [message]})
-
-
-def _name(user):
-    return (user.get_full_name() or user.username) if user is not None else ""
-
-
-def _page_url(request, page):
-    params = request.GET.copy()
-    params["page"] = str(page)
-    return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
-
-
-def _page(request, queryset, page, page_size, rows, *, count=None):
-    """A page dict; ``rows(slice)`` turns the sliced queryset (or list) into result dicts.
-
-    ``count`` may be given when a cheaper query counts the same rows (no joins)."""
-    if count is None:
-        count = queryset.count() if hasattr(queryset, "query") else len(queryset)
-    start = (page - 1) * page_size
-    results = rows(queryset[start : start + page_size]) if start < count else []
-    return {
-        "count": count,
-        "page": page,
-        "page_size": page_size,
-        "next": _page_url(request, page + 1) if start + page_size < count else None,
-        "previous": _page_url(request, page - 1) if page > 1 and count else None,
-        "results": results,
-    }
-
-
-def _created(request, data, obj, path=None):
-    response = json_response(data, status=201, obj=obj)
-    response["Location"] = f"{path or request.path}{obj.pk}/"
-    return response
-
-
 def _require_list_permission(user):
     """No orders permission at all is 403 (an empty list would hide a misconfigured role)."""
     if not has_perm(user, "orders.view"):
@@ -884,40 +844,6 @@ def _visible(model, request, pk, **lookup):
     if obj is None:
         raise NotFound()
     return obj
-
-
-def _action_version(request, obj, body_version):
-    """Actions may name the version they were based on: If-Match (412 here when stale) or
-    ``version`` in the body (409 from the service when stale); neither → not checked."""
-    if request.headers.get("If-Match"):
-        return expected_version(request, obj, body_version)
-    return body_version
-
-
-def _versioned_call(request, call):
-    """Run a service call; a stale write under If-Match answers 412 instead of 409."""
-    try:
-        return call()
-    except StaleVersion as exc:
-        if request.headers.get("If-Match") and not isinstance(exc, PreconditionFailed):
-            raise PreconditionFailed() from exc
-        raise
-
-
-def _signature_row(sig):
-    return {
-        "signer": sig.signer_id,
-        "signer_name": sig.signer_full_name,
-        "meaning": sig.meaning,
-        "meaning_display": str(sig.get_meaning_display()),
-        "signed_at": timezone.localtime(sig.signed_at, timezone.get_default_timezone()),
-        "comment": sig.comment,
-        "is_valid": bool(sig.is_valid),
-    }
-
-
-def _signatures(record):
-    return [_signature_row(s) for s in signatures_for(record)]
 
 
 def _departments(codes, field="optional_departments"):
