@@ -37,6 +37,7 @@ DEMO_USERS = [
     ("guojun", "郭军", "service", ["technician"]),
     ("linxia", "林霞", "service", ["service_supervisor"]),
     ("hejing", "何静", "records", ["records_officer"]),
+    ("gaoyan", "高燕", "gm_office", ["penalty_officer"]),
     ("auditor", "郑华", None, ["auditor"]),
 ]
 #: External auditors get time-limited accounts.

@@ -22,7 +22,7 @@ the complaint row and re-read it, so of two concurrent decisions only one wins.
 """
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -61,9 +61,15 @@ from qcare.complaints.models import (
 )
 from qcare.core import policies, signatures
 from qcare.core.context import audit_context
-from qcare.core.errors import Conflict, NotFound, ReasonRequired, ValidationFailed
+from qcare.core.errors import Conflict, NotFound, ValidationFailed
 from qcare.core.models import Scope
 from qcare.core.numbering import next_number
+from qcare.core.service_helpers import date_value as _date
+from qcare.core.service_helpers import decimal_value as _decimal
+from qcare.core.service_helpers import fail as _fail
+from qcare.core.service_helpers import lock as _lock
+from qcare.core.service_helpers import require_reason as _require_reason
+from qcare.core.service_helpers import required as _required
 from qcare.notifications.services import notify
 from qcare.workcalendar import calendar
 
@@ -109,33 +115,8 @@ MAJOR_SEVERITY, MAJOR_AMOUNT, MAJOR_REGULATED, MAJOR_LOSS = "severity", "amount"
 
 
 # --- helpers ----------------------------------------------------------------------------------
-def _required():
-    return [_("This field is required.")]
-
-
-def _fail(errors, message=None):
-    raise ValidationFailed(message or _("Please correct the errors below."), errors=errors)
-
-
-def _require_reason(reason):
-    if not (reason or "").strip():
-        raise ReasonRequired(_("A reason is required."))
-    return reason.strip()
-
-
 def _status_label(status):
     return str(ComplaintStatus(status).label)
-
-
-def _lock(complaint, expected_version=None):
-    """Lock the complaint row until commit and reload it; check the client's version.
-
-    Reloading after the lock means state checks see what a concurrent writer committed, so of
-    two simultaneous decisions the second is refused (wrong state or stale version).
-    """
-    complaint.refresh_from_db(from_queryset=Complaint.objects.select_for_update())
-    complaint.check_version(expected_version)
-    return complaint
 
 
 def _require_status(complaint, *statuses, message=None):
@@ -153,42 +134,6 @@ def _require_open(complaint):
             _("Complaint %(number)s is finished (“%(status)s”); it can no longer be changed.")
             % {"number": complaint.number, "status": _status_label(complaint.status)}
         )
-
-
-def _decimal(value, errors, name, *, digits=14, places=3, required=False):
-    """``value`` as a Decimal fitting a column of ``digits``/``places``; None when blank."""
-    if value in (None, ""):
-        if required:
-            errors[name] = _required()
-        return None
-    try:
-        number = Decimal(str(value).replace(",", "").strip())
-    except (InvalidOperation, ValueError):
-        number = None
-    if number is None or not number.is_finite():
-        errors[name] = [_("Enter a number.")]
-        return None
-    if number.as_tuple().exponent < -places:
-        errors[name] = [_("Enter at most %(places)s decimal places.") % {"places": places}]
-        return None
-    if abs(number) >= Decimal(10) ** (digits - places):
-        errors[name] = [_("This number is too large.")]
-        return None
-    return number
-
-
-def _date(value, errors, name):
-    if value in (None, ""):
-        return None
-    if isinstance(value, dt.datetime):
-        return timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        errors[name] = [_("Enter a valid date.")]
-        return None
 
 
 def _datetime(value, errors, name):

@@ -17,7 +17,7 @@ complaints on, all of them are flagged (:func:`flag_repeats`, called by the work
 cause is set) and the group shows on the dashboard (:func:`repeat_groups`) with a one-click CAPA.
 """
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -39,8 +39,13 @@ from qcare.complaints.choices import (
 from qcare.complaints.models import Capa, CapaAction, Complaint
 from qcare.core import policies, signatures
 from qcare.core.context import audit_context
-from qcare.core.errors import Conflict, NotFound, NotPermitted, ReasonRequired, ValidationFailed
+from qcare.core.errors import Conflict, NotFound, NotPermitted
 from qcare.core.numbering import next_number
+from qcare.core.service_helpers import date_value as _date
+from qcare.core.service_helpers import fail as _fail
+from qcare.core.service_helpers import lock as _lock
+from qcare.core.service_helpers import require_reason as _require_reason
+from qcare.core.service_helpers import required as _required
 from qcare.notifications.services import notify
 from qcare.workcalendar import calendar
 from qcare.workcalendar.durations import DurationUnit
@@ -55,29 +60,8 @@ LIVE_STATUSES = (CapaStatus.OPEN, CapaStatus.IN_PROGRESS, CapaStatus.VERIFICATIO
 
 
 # --- helpers ----------------------------------------------------------------------------------
-def _required():
-    return [_("This field is required.")]
-
-
-def _fail(errors, message=None):
-    raise ValidationFailed(message or _("Please correct the errors below."), errors=errors)
-
-
-def _require_reason(reason):
-    if not (reason or "").strip():
-        raise ReasonRequired(_("Please give a reason."))
-    return reason.strip()
-
-
 def _status_label(status):
     return str(CapaStatus(status).label)
-
-
-def _lock(capa, expected_version=None):
-    """Lock the CAPA row until commit and reload it (concurrent decisions: the second is refused)."""
-    capa.refresh_from_db(from_queryset=Capa.objects.select_for_update())
-    capa.check_version(expected_version)
-    return capa
 
 
 def _set_status(capa, to_status, *, fields=()):
@@ -124,20 +108,6 @@ def _user(value, errors, name, perm, message):
         errors[name] = [message]
         return None
     return user
-
-
-def _date(value, errors, name):
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        errors[name] = [_("Enter a valid date.")]
-        return None
 
 
 def verifiers(exclude=None):

@@ -33,8 +33,12 @@ from qcare.complaints.choices import (
 from qcare.complaints.models import Feedback
 from qcare.core import policies
 from qcare.core.context import audit_context
-from qcare.core.errors import Conflict, ReasonRequired, ValidationFailed
+from qcare.core.errors import Conflict
 from qcare.core.numbering import next_number
+from qcare.core.service_helpers import fail as _fail
+from qcare.core.service_helpers import lock as _lock
+from qcare.core.service_helpers import require_reason as _require_reason
+from qcare.core.service_helpers import required as _required
 from qcare.notifications.services import notify
 from qcare.workcalendar.calendar import add_duration
 
@@ -70,30 +74,8 @@ COMMUNICATION_CHANNELS = {
 
 
 # --- helpers ----------------------------------------------------------------------------------
-def _required():
-    return [_("This field is required.")]
-
-
-def _fail(errors):
-    raise ValidationFailed(_("Please correct the errors below."), errors=errors)
-
-
-def _require_reason(reason):
-    if not (reason or "").strip():
-        raise ReasonRequired(_("Please give a reason."))
-    return reason.strip()
-
-
 def _status_label(status):
     return str(FeedbackStatus(status).label)
-
-
-def _lock(feedback, expected_version=None):
-    """Lock the row until commit and reload it, so that of two concurrent decisions the second
-    sees the first one's result (answered, converted …) and is refused."""
-    feedback.refresh_from_db(from_queryset=Feedback.objects.select_for_update())
-    feedback.check_version(expected_version)
-    return feedback
 
 
 def _require_workable(feedback):

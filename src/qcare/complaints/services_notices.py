@@ -35,8 +35,9 @@ from qcare.complaints.choices import NoticeKind, NoticeStatus, RecipientAction, 
 from qcare.complaints.models import AdvisoryNotice, Capa, Complaint, NoticeItem, NoticeRecipient
 from qcare.core import policies, signatures
 from qcare.core.context import audit_context
-from qcare.core.errors import Conflict, ReasonRequired, ValidationFailed
+from qcare.core.errors import Conflict, ReasonRequired
 from qcare.core.numbering import next_number
+from qcare.core.service_helpers import fail as _fail
 from qcare.customers.models import Contact, Customer
 from qcare.notifications.services import notify
 from qcare.orders.models import ShipmentLine
@@ -61,10 +62,6 @@ ZERO = Decimal("0")
 
 
 # --- helpers ----------------------------------------------------------------------------------
-def _fail(errors):
-    raise ValidationFailed(_("Please correct the errors below."), errors=errors)
-
-
 def _text(value):
     return (value or "").strip()
 

@@ -39,8 +39,10 @@ from qcare.complaints.choices import (
 from qcare.complaints.models import Complaint, ReturnNote, Settlement
 from qcare.core import policies, signatures
 from qcare.core.context import audit_context
-from qcare.core.errors import Conflict, NotFound, NotPermitted, ReasonRequired, ValidationFailed
+from qcare.core.errors import Conflict, NotFound, NotPermitted
 from qcare.core.numbering import next_number
+from qcare.core.service_helpers import fail as _fail
+from qcare.core.service_helpers import require_reason as _require_reason
 from qcare.notifications.services import notify
 from qcare.orders.values import as_decimal
 
@@ -57,19 +59,8 @@ HUNDRED = Decimal("100")
 
 
 # --- helpers ----------------------------------------------------------------------------------
-def _fail(errors):
-    raise ValidationFailed(_("Please correct the errors below."), errors=errors)
-
-
 def _text(value):
     return (value or "").strip()
-
-
-def _require_reason(reason):
-    reason = _text(reason)
-    if not reason:
-        raise ReasonRequired()
-    return reason
 
 
 def _number(value, errors, name, *, places, digits, positive=True):

@@ -8,6 +8,7 @@ The behaviour lives in :mod:`qcare.core.numbering`, :mod:`qcare.core.policies` a
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from qcare.core.models import QModel, VersionedModel
@@ -137,4 +138,6 @@ class Signature(QModel):
         return self._is_valid
 
     def __str__(self):
-        return f"{self.signer_full_name} {self.get_meaning_display()} {self.signed_at:%Y-%m-%d %H:%M}"
+        # In the company's time zone, like every other time on screen (P3).
+        signed_at = timezone.localtime(self.signed_at, timezone.get_default_timezone())
+        return f"{self.signer_full_name} {self.get_meaning_display()} {signed_at:%Y-%m-%d %H:%M}"
