@@ -9,7 +9,6 @@ effectiveness is the share of units accounted for.
 """
 
 import threading
-import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -129,12 +128,10 @@ def test_R_CO_10_affected_customers_is_one_query_for_a_lot_shipped_to_5000_custo
     customers = bulk_customers(sales_clerk, 5000)
     build_shipments(sales_clerk, device, customers, [LOT])
     notice = draft(management_rep, device)
+    # Timing is measured in benchmarks/complaints.py (docs/benchmarks-complaints.md), not here.
     with django_assert_num_queries(2):  # the notice's items, then the shipment lines
-        started = time.perf_counter()
         affected = notices.affected_customers(notice)
-        elapsed = time.perf_counter() - started
     assert len(affected) == 5000 and all(r["quantity"] == Decimal("2") for r in affected)
-    assert elapsed < 2.0, elapsed
 
 
 def test_R_CO_10_a_serial_number_notice(lot_to_customers, sales_clerk, management_rep, device):
