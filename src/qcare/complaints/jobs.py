@@ -399,10 +399,8 @@ def send_report_due_reminders(now=None):
 @periodic("complaints.notice_reminders", every=timedelta(hours=1))
 def send_notice_reminders(now=None):
     """Remind customers that have not acknowledged an advisory notice (services_notices does it)."""
-    try:
-        from qcare.complaints.services_notices import remind_recipients
-    except ImportError:  # the notices service is not installed yet
-        return 0
+    from qcare.complaints.services_notices import remind_recipients
+
     return remind_recipients(now or timezone.now())
 
 

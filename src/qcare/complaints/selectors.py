@@ -68,13 +68,8 @@ def _get(params, name):
 def search_complaints(queryset, term):
     """Complaints of ``queryset`` matching ``term`` (number, customer, product, lot/serial,
     description, contact) through the search index of ``complaints.search``."""
-    term = (term or "").strip()
-    if not term:
-        return queryset
-    try:
-        from qcare.complaints.search import search_complaints as indexed_search
-    except ImportError:  # the index module is not installed yet: a plain scan of the search text
-        return queryset.filter(Q(number__icontains=term) | Q(search_text__contains=term.lower()))
+    from qcare.complaints.search import search_complaints as indexed_search
+
     return indexed_search(queryset, term)
 
 
