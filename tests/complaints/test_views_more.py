@@ -714,3 +714,35 @@ def test_recipient_rows_are_listed_for_notices_with_many_customers(management_re
     services_notices.issue_notice(management_rep, notice, password=PERSONA_PASSWORD)
     page = web(management_rep).get(notice.get_absolute_url())
     assert len(page.context["recipients"]) == 30 == NoticeRecipient.objects.filter(notice=notice).count()
+
+
+def test_R_CO_1_communication_log_entry_becomes_feedback_from_the_customer_file(sales_clerk, distributor):
+    from qcare.customers.models import Communication
+
+    with audit_context(actor=sales_clerk):
+        entry = Communication.objects.create(
+            customer=distributor,
+            kind="call",
+            occurred_at=timezone.now(),
+            subject="希望监护仪增加中文语音提示",
+            summary="客户电话反映：夜班护士希望报警时有中文语音。",
+            recorded_by=sales_clerk,
+        )
+    client = web(sales_clerk)
+    tab = client.get(reverse("customers:detail", args=[distributor.pk]) + "?tab=communication")
+    convert_url = reverse("complaints:feedback_from_communication", args=[entry.pk])
+    assert convert_url in tab.content.decode()
+    assert client.get(convert_url).status_code == 200
+    response = client.post(convert_url, {"kind": "bogus"})
+    assert response.status_code == 200 and "is-invalid" in response.content.decode()  # the form again
+    assert Feedback.objects.count() == 0  # bad input: nothing logged
+    response = client.post(convert_url, {"kind": "expectation_future"})
+    feedback = Feedback.objects.get()
+    assert response.status_code == 302 and response["Location"] == feedback.get_absolute_url()
+    assert feedback.customer == distributor and feedback.subject == entry.subject
+    tab = client.get(reverse("customers:detail", args=[distributor.pk]) + "?tab=communication")
+    assert feedback.get_absolute_url() in tab.content.decode() and convert_url not in tab.content.decode()
+    # Converted once: a second submission is refused, nothing more is logged.
+    again = client.post(convert_url, {"kind": "suggestion"})
+    assert "This communication has already been converted." in again.content.decode()
+    assert Feedback.objects.count() == 1

@@ -231,6 +231,12 @@ class FeedbackToComplaintForm(BootstrapFormMixin, forms.Form):
         return data
 
 
+class FeedbackFromCommunicationForm(BootstrapFormMixin, forms.Form):
+    """What kind of information a communication-log entry holds (the rest is copied from it)."""
+
+    kind = forms.ChoiceField(label=_("Kind of information"), choices=FeedbackKind.choices)
+
+
 class FeedbackToCapaForm(BootstrapFormMixin, forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200)
     problem = _text(_("Problem description"), rows=4)

@@ -15,6 +15,9 @@ urlpatterns = [
     path("feedback/<int:pk>/close/", v.feedback_close, name="feedback_close"),
     path("feedback/<int:pk>/to-complaint/", v.feedback_to_complaint, name="feedback_to_complaint"),
     path("feedback/<int:pk>/to-capa/", v.feedback_to_capa, name="feedback_to_capa"),
+    path(
+        "communications/<int:pk>/feedback/", v.feedback_from_communication, name="feedback_from_communication"
+    ),
     # CAPA (R-CO-6)
     path("capas/", v.capa_list, name="capa_list"),
     path("capas/new/", v.capa_create, name="capa_create"),

@@ -433,6 +433,33 @@ def feedback_to_capa(request, pk):
     )
 
 
+@service_view
+def feedback_from_communication(request, pk):
+    """Log feedback from an entry of the customer's communication log (R-CO-1, R-CU-4)."""
+    from qcare.customers.models import Communication
+
+    _require(request.user, "feedback.add")
+    entry = get_restricted_or_404(
+        Communication.objects.select_related("customer", "contact"), request.user, "view", pk=pk
+    )
+    back_url = reverse("customers:detail", args=[entry.customer_id]) + "?tab=communication"
+    form = f.FeedbackFromCommunicationForm(_posted(request))
+    if request.method == "POST" and form.is_valid():
+        ok, feedback = run_service(
+            form,
+            feedback_services.feedback_from_communication,
+            request.user,
+            entry,
+            kind=form.cleaned_data["kind"],
+        )
+        if ok:
+            messages.success(request, _("Feedback %(number)s was logged.") % {"number": feedback.number})
+            return redirect("complaints:feedback_detail", pk=feedback.pk)
+    title = _("Log feedback from the communication “%(subject)s”") % {"subject": entry.subject}
+    intro = _("Customer, contact, channel, time, subject and content are copied from the log entry.")
+    return _form_page(request, form, title=title, back_url=back_url, intro=intro)
+
+
 # --- CAPA (R-CO-6) ----------------------------------------------------------------------------
 def _capa(request, pk):
     qs = Capa.objects.select_related("owner", "product", "feedback", "opened_by", "verified_by", "department")

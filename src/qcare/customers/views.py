@@ -369,6 +369,7 @@ def _permissions(user, customer):
         "can_reassign": active and _allowed(user, customer, "reassign"),
         "can_delete": active and _allowed(user, customer, "delete"),
         "can_anonymise": customer.anonymised_at is None and _allowed(user, customer, "anonymise"),
+        "can_log_feedback": has_perm(user, "feedback.add"),
     }
 
 
