@@ -28,6 +28,14 @@ def money_input(max_digits=14, decimal_places=2):
     ]
 
 
+#: Amounts and quantities as the domain models store them (MONEY, QUANTITY columns).
+Money = money_input(18, 2)
+Quantity = money_input(14, 3)
+#: The password of an e-signature (P4) and the user name asked on a session's first signature.
+Password = Field(..., max_length=256, json_schema_extra={"format": "password"})
+Username = Field(None, max_length=150, description="needed on the first signature of a session")
+
+
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 

@@ -43,7 +43,20 @@ from qcare.api.helpers import page as _page
 from qcare.api.helpers import signatures as _signatures
 from qcare.api.helpers import user_name as _name
 from qcare.api.helpers import versioned_call as _versioned_call
-from qcare.api.schemas import MAX_ID, ClientInput, ErrorOut, ListQuery, Page, PageQuery, RecordId, money_input
+from qcare.api.schemas import (
+    MAX_ID,
+    ClientInput,
+    ErrorOut,
+    ListQuery,
+    Money,
+    Page,
+    PageQuery,
+    Password,
+    Quantity,
+    RecordId,
+    Username,
+    money_input,
+)
 from qcare.catalog.models import Product
 from qcare.complaints import reports, selectors
 from qcare.complaints import services as workflow
@@ -103,11 +116,7 @@ from qcare.orders.models import Order, ShipmentLine
 TAGS = ["complaints"]
 
 
-Money = money_input(18, 2)
-Quantity = money_input(14, 3)
 Share = money_input(5, 2)
-Password = Field(..., max_length=256, json_schema_extra={"format": "password"})
-Username = Field(None, max_length=150, description="needed on the first signature of a session")
 PERIOD = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 Text = Field(..., min_length=1, max_length=8000)
 Blank = Literal[""]

@@ -44,9 +44,13 @@ from qcare.api.schemas import (
     ClientInput,
     ErrorOut,
     ListQuery,
+    Money,
     Page,
     PageQuery,
+    Password,
+    Quantity,
     RecordId,
+    Username,
     money_input,
 )
 from qcare.catalog.models import Product
@@ -83,11 +87,7 @@ from qcare.orders.models import (
 
 TAGS = ["orders"]
 
-Money = money_input(18, 2)
-Quantity = money_input(14, 3)
 Rate = money_input(12, 6)
-Password = Field(..., max_length=256, json_schema_extra={"format": "password"})
-Username = Field(None, max_length=150, description="needed on the first signature of a session")
 
 
 # --- output schemas -------------------------------------------------------------------------
