@@ -113,6 +113,19 @@ def _call_flash(request, service, *args, **kwargs):
         return False, None
 
 
+def _saved(request, form, service, *args, success):
+    """A submitted, valid ``form`` run through ``service(*args, **values)`` — the values are the
+    form's ``service_kwargs()`` when it has them, else its cleaned data; True with ``success``
+    flashed when it went through, False when the form or the service refused (errors on the form)."""
+    if request.method != "POST" or not form.is_valid():
+        return False
+    values = form.service_kwargs() if hasattr(form, "service_kwargs") else form.cleaned_data
+    ok, _result = run_service(form, service, *args, **values)
+    if ok:
+        messages.success(request, success)
+    return ok
+
+
 def _signature_form(form_class, request):
     return form_class(_posted(request), require_username=signatures.session_needs_username(request))
 
@@ -321,13 +334,9 @@ def feedback_answer(request, pk):
     _require(request.user, "feedback.change")
     feedback = _feedback(request, pk)
     form = f.AnswerFeedbackForm(_posted(request))
-    if request.method == "POST" and form.is_valid():
-        ok, _fb = run_service(
-            form, feedback_services.answer_feedback, request.user, feedback, **form.cleaned_data
-        )
-        if ok:
-            messages.success(request, _("The answer was recorded."))
-            return redirect("complaints:feedback_detail", pk=feedback.pk)
+    done = _("The answer was recorded.")
+    if _saved(request, form, feedback_services.answer_feedback, request.user, feedback, success=done):
+        return redirect("complaints:feedback_detail", pk=feedback.pk)
     title = _("Answer feedback %(number)s") % {"number": feedback.number}
     return _form_page(
         request,
@@ -345,13 +354,9 @@ def feedback_close(request, pk):
     _require(request.user, "feedback.change")
     feedback = _feedback(request, pk)
     form = f.ReasonForm(_posted(request))
-    if request.method == "POST" and form.is_valid():
-        ok, _fb = run_service(
-            form, feedback_services.close_feedback, request.user, feedback, **form.cleaned_data
-        )
-        if ok:
-            messages.success(request, _("The feedback was closed."))
-            return redirect("complaints:feedback_detail", pk=feedback.pk)
+    done = _("The feedback was closed.")
+    if _saved(request, form, feedback_services.close_feedback, request.user, feedback, success=done):
+        return redirect("complaints:feedback_detail", pk=feedback.pk)
     title = _("Close feedback %(number)s") % {"number": feedback.number}
     return _form_page(
         request,
@@ -605,11 +610,9 @@ def capa_analysis(request, pk):
     _require(request.user, "capa.change")
     capa = _capa(request, pk)
     form = f.AnalysisForm(_posted(request), initial=f.AnalysisForm.initial_from(capa))
-    if request.method == "POST" and form.is_valid():
-        ok, _c = run_service(form, capa_services.update_analysis, request.user, capa, **form.service_kwargs())
-        if ok:
-            messages.success(request, _("The analysis was saved."))
-            return redirect("complaints:capa_detail", pk=capa.pk)
+    done = _("The analysis was saved.")
+    if _saved(request, form, capa_services.update_analysis, request.user, capa, success=done):
+        return redirect("complaints:capa_detail", pk=capa.pk)
     context = {
         "form": form,
         "capa": capa,
@@ -624,11 +627,10 @@ def capa_action_add(request, pk):
     _require(request.user, "capa.change")
     capa = _capa(request, pk)
     form = f.ActionForm(_posted(request))
-    if request.method == "POST" and form.is_valid():
-        ok, _a = run_service(form, capa_services.add_action, request.user, capa, **form.cleaned_data)
-        if ok:
-            messages.success(request, _("The action was added."))
-            return redirect("complaints:capa_detail", pk=capa.pk)
+    if _saved(
+        request, form, capa_services.add_action, request.user, capa, success=_("The action was added.")
+    ):
+        return redirect("complaints:capa_detail", pk=capa.pk)
     title = _("Add an action to %(number)s") % {"number": capa.number}
     return _capa_summary(request, form, capa, title)
 
@@ -643,11 +645,9 @@ def capa_action_complete(request, pk):
     """The action's owner (or the CAPA's) records the result: the action is done."""
     action = _action(request, pk)
     form = f.CompleteActionForm(_posted(request))
-    if request.method == "POST" and form.is_valid():
-        ok, _a = run_service(form, capa_services.complete_action, request.user, action, **form.cleaned_data)
-        if ok:
-            messages.success(request, _("The action was marked as done."))
-            return redirect("complaints:capa_detail", pk=action.capa_id)
+    done = _("The action was marked as done.")
+    if _saved(request, form, capa_services.complete_action, request.user, action, success=done):
+        return redirect("complaints:capa_detail", pk=action.capa_id)
     title = _("Complete the action: %(action)s") % {"action": action.description[:80]}
     return _capa_summary(request, form, action.capa, title)
 
@@ -657,11 +657,9 @@ def capa_action_cancel(request, pk):
     """Cancel an action (with a reason, after confirmation)."""
     action = _action(request, pk)
     form = f.ReasonForm(_posted(request))
-    if request.method == "POST" and form.is_valid():
-        ok, _a = run_service(form, capa_services.cancel_action, request.user, action, **form.cleaned_data)
-        if ok:
-            messages.success(request, _("The action was cancelled."))
-            return redirect("complaints:capa_detail", pk=action.capa_id)
+    done = _("The action was cancelled.")
+    if _saved(request, form, capa_services.cancel_action, request.user, action, success=done):
+        return redirect("complaints:capa_detail", pk=action.capa_id)
     title = _("Cancel the action: %(action)s") % {"action": action.description[:80]}
     return _capa_summary(request, form, action.capa, title, danger=True, confirm=_("Cancel this action?"))
 
@@ -701,11 +699,10 @@ def capa_cancel(request, pk):
     _require(request.user, "capa.add")
     capa = _capa(request, pk)
     form = f.ReasonForm(_posted(request))
-    if request.method == "POST" and form.is_valid():
-        ok, _c = run_service(form, capa_services.cancel_capa, request.user, capa, **form.cleaned_data)
-        if ok:
-            messages.success(request, _("The CAPA was cancelled."))
-            return redirect("complaints:capa_detail", pk=capa.pk)
+    if _saved(
+        request, form, capa_services.cancel_capa, request.user, capa, success=_("The CAPA was cancelled.")
+    ):
+        return redirect("complaints:capa_detail", pk=capa.pk)
     title = _("Cancel CAPA %(number)s") % {"number": capa.number}
     return _capa_summary(request, form, capa, title, danger=True, confirm=_("Cancel this CAPA?"))
 
@@ -872,11 +869,9 @@ def return_inspect(request, pk):
     _require(request.user, "returns.inspect")
     note = _return(request, pk)
     form = f.InspectReturnForm(_posted(request), initial={"report": note.inspection_report})
-    if request.method == "POST" and form.is_valid():
-        ok, _n = run_service(form, returns_services.inspect_return, request.user, note, **form.cleaned_data)
-        if ok:
-            messages.success(request, _("The inspection report was saved."))
-            return redirect("complaints:return_detail", pk=note.pk)
+    done = _("The inspection report was saved.")
+    if _saved(request, form, returns_services.inspect_return, request.user, note, success=done):
+        return redirect("complaints:return_detail", pk=note.pk)
     return _return_page(request, form, note, _("Inspect return %(number)s") % {"number": note.number})
 
 
@@ -1005,13 +1000,9 @@ def settlement_create(request, pk):
         "kind": complaint.disposition if complaint.disposition in SettlementKind.values else None,
     }
     form = f.SettlementForm(_posted(request), initial=initial)
-    if request.method == "POST" and form.is_valid():
-        ok, _s = run_service(
-            form, returns_services.record_settlement, request.user, complaint, **form.cleaned_data
-        )
-        if ok:
-            messages.success(request, _("The settlement was recorded for finance."))
-            return redirect("complaints:complaint_detail", pk=complaint.pk)
+    done = _("The settlement was recorded for finance.")
+    if _saved(request, form, returns_services.record_settlement, request.user, complaint, success=done):
+        return redirect("complaints:complaint_detail", pk=complaint.pk)
     title = _("Allowance or compensation for complaint %(number)s") % {"number": complaint.number}
     return _form_page(
         request,
@@ -1034,11 +1025,9 @@ def settlement_settle(request, pk):
     _require(request.user, "returns.post")
     settlement = _settlement(request, pk)
     form = f.SettleForm(_posted(request))
-    if request.method == "POST" and form.is_valid():
-        ok, _s = run_service(form, returns_services.settle, request.user, settlement, **form.cleaned_data)
-        if ok:
-            messages.success(request, _("The settlement was marked as settled."))
-            return redirect("complaints:settlement_list")
+    done = _("The settlement was marked as settled.")
+    if _saved(request, form, returns_services.settle, request.user, settlement, success=done):
+        return redirect("complaints:settlement_list")
     title = _("Settle %(kind)s of complaint %(number)s") % {
         "kind": settlement.get_kind_display(),
         "number": settlement.complaint.number,
@@ -1058,13 +1047,9 @@ def settlement_cancel(request, pk):
     _require(request.user, "returns.post")
     settlement = _settlement(request, pk)
     form = f.ReasonForm(_posted(request))
-    if request.method == "POST" and form.is_valid():
-        ok, _s = run_service(
-            form, returns_services.cancel_settlement, request.user, settlement, **form.cleaned_data
-        )
-        if ok:
-            messages.success(request, _("The settlement was cancelled."))
-            return redirect("complaints:settlement_list")
+    done = _("The settlement was cancelled.")
+    if _saved(request, form, returns_services.cancel_settlement, request.user, settlement, success=done):
+        return redirect("complaints:settlement_list")
     title = _("Cancel %(kind)s of complaint %(number)s") % {
         "kind": settlement.get_kind_display(),
         "number": settlement.complaint.number,
@@ -1401,13 +1386,15 @@ def notice_authority(request, pk):
     _require(request.user, "notices.track")
     notice = _notice(request, pk)
     form = f.AuthorityForm(_posted(request))
-    if request.method == "POST" and form.is_valid():
-        ok, _n = run_service(
-            form, notice_services.record_authority_notification, request.user, notice, **form.cleaned_data
-        )
-        if ok:
-            messages.success(request, _("The notification of the authority was recorded."))
-            return redirect("complaints:notice_detail", pk=notice.pk)
+    if _saved(
+        request,
+        form,
+        notice_services.record_authority_notification,
+        request.user,
+        notice,
+        success=_("The notification of the authority was recorded."),
+    ):
+        return redirect("complaints:notice_detail", pk=notice.pk)
     title = _("Authority notified of %(number)s") % {"number": notice.number}
     return _form_page(
         request,
@@ -1425,11 +1412,10 @@ def notice_close(request, pk):
     _require(request.user, "notices.issue")
     notice = _notice(request, pk)
     form = f.CommentForm(_posted(request))
-    if request.method == "POST" and form.is_valid():
-        ok, _n = run_service(form, notice_services.close_notice, request.user, notice, **form.cleaned_data)
-        if ok:
-            messages.success(request, _("The notice was closed."))
-            return redirect("complaints:notice_detail", pk=notice.pk)
+    if _saved(
+        request, form, notice_services.close_notice, request.user, notice, success=_("The notice was closed.")
+    ):
+        return redirect("complaints:notice_detail", pk=notice.pk)
     title = _("Close notice %(number)s") % {"number": notice.number}
     return _form_page(
         request,
@@ -1449,11 +1435,9 @@ def notice_cancel(request, pk):
     _require(request.user, "notices.add")
     notice = _notice(request, pk)
     form = f.ReasonForm(_posted(request))
-    if request.method == "POST" and form.is_valid():
-        ok, _n = run_service(form, notice_services.cancel_notice, request.user, notice, **form.cleaned_data)
-        if ok:
-            messages.success(request, _("The draft notice was cancelled."))
-            return redirect("complaints:notice_detail", pk=notice.pk)
+    done = _("The draft notice was cancelled.")
+    if _saved(request, form, notice_services.cancel_notice, request.user, notice, success=done):
+        return redirect("complaints:notice_detail", pk=notice.pk)
     title = _("Cancel notice %(number)s") % {"number": notice.number}
     return _form_page(
         request,
