@@ -8,12 +8,10 @@ filters and row count, like the order and customer exports. Times are written in
 company's time zone (xlsx has no time zones).
 """
 
-import io
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from django.utils import timezone, translation
-from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from qcare.accounts.permissions import require_perm
@@ -32,6 +30,10 @@ from qcare.complaints.choices import (
 from qcare.complaints.models import Complaint, ReturnNote, Settlement
 from qcare.core.errors import ValidationFailed
 from qcare.core.pdf import Document, Field, FieldGrid, Heading, Paragraph, Table, render_pdf
+from qcare.core.tabular import field_label as _label
+from qcare.core.tabular import filter_log as _filter_log
+from qcare.core.tabular import new_workbook as _workbook
+from qcare.core.tabular import workbook_bytes as _save
 
 MAX_EXPORT_ROWS = 100_000
 #: Longest bar of a chart in the PDF, in block characters: the glyph is full-width (1 em, 3.5 mm at
@@ -43,10 +45,6 @@ PDF_TOP = 20
 
 
 # --- small helpers ------------------------------------------------------------------------------
-def _label(model, name):
-    return capfirst(str(model._meta.get_field(name).verbose_name))
-
-
 def _choice(choices, value):
     if not value:
         return ""
@@ -67,33 +65,6 @@ def _yes_no(value):
     if value is None:
         return ""
     return _("Yes") if value else _("No")
-
-
-def _filter_log(filters):
-    """The filters as JSON-safe values for the audit event (objects → ids, dates → ISO)."""
-    logged = {}
-    for name, value in (filters or {}).items():
-        if value in (None, "", [], ()):
-            continue
-        if isinstance(value, list | tuple):
-            logged[name] = [str(getattr(v, "pk", v)) for v in value]
-        elif isinstance(value, date):
-            logged[name] = value.isoformat()
-        else:
-            logged[name] = str(getattr(value, "pk", value))
-    return logged
-
-
-def _workbook():
-    from openpyxl import Workbook
-
-    return Workbook(write_only=True)
-
-
-def _save(workbook):
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
 
 
 def _too_many(count):

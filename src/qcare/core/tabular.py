@@ -1,4 +1,5 @@
-"""Reading spreadsheets for imports (R-IF-4), shared by every app that imports rows.
+"""Spreadsheets shared by every app: reading imports (R-IF-4) and the small pieces of the
+xlsx exports (header labels, write-only workbooks, the filters an export event logs).
 
 ``read_rows(data, filename)`` gives the rows of an xlsx (python-calamine, openpyxl fallback)
 or csv (UTF-8 with or without BOM, or GBK/GB18030) upload; ``RowError`` and ``ImportReport``
@@ -119,3 +120,40 @@ def cell(value):
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
+
+
+# --- exports -----------------------------------------------------------------------------------
+def field_label(model, name):
+    """The column header of ``model.name``: its verbose name, capitalised, in the active language."""
+    from django.utils.text import capfirst
+
+    return capfirst(str(model._meta.get_field(name).verbose_name))
+
+
+def new_workbook():
+    """A write-only openpyxl workbook (streams rows; an export of 100k rows stays small in memory)."""
+    from openpyxl import Workbook
+
+    return Workbook(write_only=True)
+
+
+def workbook_bytes(workbook):
+    """The saved workbook as xlsx bytes."""
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def filter_log(filters):
+    """An export's filters as JSON-safe values for its audit event (objects → ids, dates → ISO)."""
+    logged = {}
+    for name, value in (filters or {}).items():
+        if value in (None, "", [], ()):
+            continue
+        if isinstance(value, list | tuple):
+            logged[name] = [str(getattr(v, "pk", v)) for v in value]
+        elif isinstance(value, datetime.date):
+            logged[name] = value.isoformat()
+        else:
+            logged[name] = str(getattr(value, "pk", value))
+    return logged

@@ -5,15 +5,15 @@ row in the current language and are logged as export events in the audit trail (
 what, with which filters, how many rows) like the customer export.
 """
 
-import io
-from datetime import date
-
-from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from qcare.accounts.permissions import require_perm
 from qcare.audit.services import log_event
 from qcare.core.errors import ValidationFailed
+from qcare.core.tabular import field_label as _label
+from qcare.core.tabular import filter_log as _filter_log
+from qcare.core.tabular import new_workbook as _workbook
+from qcare.core.tabular import workbook_bytes as _save
 from qcare.orders import selectors
 from qcare.orders.models import Order, SalesRecord, Shipment
 
@@ -44,38 +44,11 @@ SALES_RECORD_FIELDS = (
 DOCUMENT_COLUMNS = (("order__number", Order, "number"), ("shipment__number", Shipment, "number"))
 
 
-def _label(model, name):
-    return capfirst(str(model._meta.get_field(name).verbose_name))
-
-
 def sales_record_headers():
     """The header row of the sales record export, in the current language."""
     return [_label(SalesRecord, name) for name in SALES_RECORD_FIELDS] + [
         _label(model, name) for _path, model, name in DOCUMENT_COLUMNS
     ]
-
-
-def _filter_log(filters):
-    """The filters as JSON-safe values for the audit event."""
-    logged = {}
-    for name, value in filters.items():
-        if value in (None, ""):
-            continue
-        value = getattr(value, "pk", value)
-        logged[name] = value.isoformat() if isinstance(value, date) else str(value)
-    return logged
-
-
-def _workbook():
-    from openpyxl import Workbook
-
-    return Workbook(write_only=True)
-
-
-def _save(workbook):
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
 
 
 def export_sales_records(actor, **filters):
